@@ -97,8 +97,8 @@ func TestMalformedHashes(t *testing.T) {
 		{"$2y$05bbvIG6Nmid91Mu9RcmmWZfO5HJIMCT8riNW0hEp8f6/FuA2/mHZFpe", ErrMalformedHash},
 		{"$2x$05$bvIG6Nmid91Mu9RcmmWZfO5HJIMCT8riNW0hEp8f6/FuA2/mHZFpe", ErrUnknownScheme},
 		{"$y$j9T$salt$hash", ErrUnknownScheme}, // yescrypt: not supported
-		{"abJnggxhB/yW", ErrUnknownScheme},      // 12 characters
-		{"abJnggxhB/yWIx", ErrUnknownScheme},    // 14 characters
+		{"abJnggxhB/yW", ErrUnknownScheme},     // 12 characters
+		{"abJnggxhB/yWIx", ErrUnknownScheme},   // 14 characters
 		{"abJnggxhB/yW!", ErrUnknownScheme},
 		{"abJnggxhB/yWJ", ErrMalformedHash}, // last character has low bits set
 		{"$apr1$salt$Xxd1irWT9ycqoYxGFn4cé", ErrMalformedHash},

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/authreq/authreq/htpasswd"
+)
+
+// secretPassword is distinctive so that tests can grep every output for it.
+const secretPassword = "Zebra-Quartz-91!"
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+type harness struct {
+	t      *testing.T
+	dir    string
+	file   string
+	tty    bool
+	typed  []string // answers to prompts, in order
+	asked  []string
+	extEnv map[string]string
+}
+
+func newHarness(t *testing.T) *harness {
+	dir := t.TempDir()
+	return &harness{t: t, dir: dir, file: filepath.Join(dir, "htpasswd"), extEnv: map[string]string{}}
+}
+
+// run runs htpw in-process with args (after "htpw") and stdin.
+func (h *harness) run(stdin string, args ...string) result {
+	h.t.Helper()
+	var out, errb bytes.Buffer
+	e := &env{
+		stdin:  strings.NewReader(stdin),
+		stdout: &out,
+		stderr: &errb,
+		getenv: func(k string) string { return h.extEnv[k] },
+		isTTY:  func() bool { return h.tty },
+		readPassword: func(prompt string) ([]byte, error) {
+			h.asked = append(h.asked, prompt)
+			if len(h.typed) == 0 {
+				return nil, errors.New("EOF")
+			}
+			p := h.typed[0]
+			h.typed = h.typed[1:]
+			return []byte(p), nil
+		},
+	}
+	code := run(context.Background(), append([]string{"htpw"}, args...), e)
+	r := result{code, out.String(), errb.String()}
+	for _, s := range []string{r.stdout, r.stderr} {
+		if strings.Contains(s, secretPassword) {
+			h.t.Errorf("output shows the password: %q", s)
+		}
+		if strings.Contains(s, "$2a$") || strings.Contains(s, "$apr1$") || strings.Contains(s, "$6$") {
+			h.t.Errorf("output shows a hash: %q", s)
+		}
+	}
+	return r
+}
+
+func (h *harness) want(r result, code int, stderrHas string) {
+	h.t.Helper()
+	if r.code != code || !strings.Contains(r.stderr, stderrHas) {
+		h.t.Errorf("exit %d stderr %q; want exit %d with %q", r.code, r.stderr, code, stderrHas)
+	}
+}
+
+func TestAddPasswdDeleteVerify(t *testing.T) {
+	h := newHarness(t)
+	f := h.file
+	h.want(h.run(secretPassword+"\n", "add", "-f", f, "--stdin", "--cost", "4", "alice"), 0, "")
+	if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("new file: %v %v", fi, err)
+	}
+	h.want(h.run(secretPassword+"\n", "verify", "-f", f, "--stdin", "alice"), 0, "correct")
+	h.want(h.run("wrong\n", "verify", "-f", f, "--stdin", "alice"), 3, "does not match")
+	h.want(h.run(secretPassword+"\n", "verify", "-f", f, "--stdin", "bob"), 6, `user "bob" not found`)
+	h.want(h.run("x\n", "add", "-f", f, "--stdin", "alice"), 1, "already exists")
+	h.want(h.run("x\n", "passwd", "-f", f, "--stdin", "bob"), 6, "not found")
+	h.want(h.run("new-"+secretPassword+"\r\n", "passwd", "-f", f, "--stdin", "--algo", "apr1", "alice"), 0, "")
+	h.want(h.run("new-"+secretPassword+"\n", "verify", "-f", f, "--stdin", "alice"), 0, "")
+	h.want(h.run("", "delete", "-f", f, "bob"), 6, "not found")
+	h.want(h.run("", "delete", "-f", f, "alice"), 0, "")
+	h.want(h.run("", "verify", "-f", f, "--stdin", "alice"), 6, "not found")
+	h.want(h.run("", "passwd", "-f", filepath.Join(h.dir, "missing"), "--stdin", "alice"), 1, "no such file")
+	h.want(h.run("", "delete", "-f", h.dir, "alice"), 1, "is a directory")
+	h.want(h.run("x\n", "add", "-f", h.dir, "--stdin", "alice"), 1, "is a directory")
+}
+
+func TestEnvAndDefaultFile(t *testing.T) {
+	h := newHarness(t)
+	h.extEnv["HTPASSWD_FILE"] = h.file
+	h.want(h.run(secretPassword+"\n", "add", "--stdin", "--cost", "4", "alice"), 0, "")
+	if _, err := os.Stat(h.file); err != nil {
+		t.Fatal("HTPASSWD_FILE not used")
+	}
+	t.Chdir(h.dir)
+	delete(h.extEnv, "HTPASSWD_FILE")
+	h.want(h.run(secretPassword+"\n", "add", "--stdin", "--algo", "apr1", "bob"), 0, "")
+	if _, err := os.Stat(filepath.Join(h.dir, ".htpasswd")); err != nil {
+		t.Fatal("./.htpasswd not the default")
+	}
+}
+
+func TestPasswordRules(t *testing.T) {
+	h := newHarness(t)
+	f := h.file
+	h.want(h.run("\n", "add", "-f", f, "--stdin", "alice"), 1, "empty password refused")
+	h.want(h.run(strings.Repeat("x", 73)+"\n", "add", "-f", f, "--stdin", "alice"), 1, "72 bytes")
+	r := h.run(strings.Repeat("x", 73)+"\n", "add", "-f", f, "--stdin", "alice")
+	if !strings.Contains(r.stderr, "hint: use --algo sha512") {
+		t.Errorf("no hint: %q", r.stderr)
+	}
+	h.want(h.run(strings.Repeat("x", 100)+"\n", "add", "-f", f, "--stdin", "--algo", "sha512", "alice"), 0, "")
+	h.want(h.run("x\n", "add", "-f", f, "--stdin", "a:b"), 2, "contains ':'")
+	h.want(h.run("x\n", "add", "-f", f, "--stdin", "a\x01b"), 2, "control character")
+	h.want(h.run("x\n", "add", "-f", f, "--stdin", "--algo", "sha1", "carol"), 2, "insecure")
+	h.want(h.run("x\n", "add", "-f", f, "--stdin", "--algo", "md5", "carol"), 2, "--algo")
+	h.want(h.run("x\n", "add", "-f", f, "--stdin", "--algo", "sha1", "--insecure", "carol"), 0, "")
+	h.want(h.run("", "add", "-f", f, "dave"), 1, "no terminal")
+	h.want(h.run("", "add", "-f", f, "--stdin", "--generate", "dave"), 2, "not both")
+	h.want(h.run("", "add", "-f", f, "alice", "secret"), 2, "exactly one USER")
+	h.want(h.run("", "add", "-f", f), 2, "exactly one USER")
+	h.want(h.run("", "frobnicate"), 2, "unknown command")
+	h.want(h.run("", "add", "--no-such-flag", "x"), 2, "no-such-flag")
+	// An empty password from elsewhere is checked like any other.
+	os.WriteFile(f, []byte("empty:{PLAIN}\n"), 0o640)
+	h.want(h.run("\n", "verify", "-f", f, "--stdin", "empty"), 0, "")
+}
+
+func TestPrompt(t *testing.T) {
+	h := newHarness(t)
+	h.tty = true
+	h.typed = []string{secretPassword, secretPassword}
+	h.want(h.run("", "add", "-f", h.file, "--cost", "4", "alice"), 0, "")
+	if strings.Join(h.asked, "|") != "password: |retype password: " {
+		t.Errorf("prompts %q", h.asked)
+	}
+	h.typed = []string{"one", "two"}
+	h.want(h.run("", "passwd", "-f", h.file, "alice"), 1, "do not match")
+	h.asked, h.typed = nil, []string{secretPassword}
+	h.want(h.run("", "verify", "-f", h.file, "alice"), 0, "correct")
+	if len(h.asked) != 1 {
+		t.Errorf("verify asked %d times", len(h.asked))
+	}
+}
+
+func TestGenerate(t *testing.T) {
+	h := newHarness(t)
+	r := h.run("", "add", "-f", h.file, "--generate", "--cost", "4", "alice")
+	pw := strings.TrimSpace(r.stdout)
+	if r.code != 0 || len(pw) != 20 || r.stdout != pw+"\n" {
+		t.Fatalf("generate: %+v", r)
+	}
+	h.want(h.run(pw+"\n", "verify", "-f", h.file, "--stdin", "alice"), 0, "")
+	r = h.run("", "passwd", "-f", h.file, "--generate=40", "--cost", "4", "alice")
+	if pw2 := strings.TrimSpace(r.stdout); len(pw2) != 40 || pw2 == pw {
+		t.Fatalf("generate=40: %q", r.stdout)
+	}
+	h.want(h.run("", "add", "-f", h.file, "--generate=3", "bob"), 2, "8 to 256")
+	h.want(h.run("", "verify", "-f", h.file, "--generate", "alice"), 2, "generate")
+}
+
+func TestListAndLint(t *testing.T) {
+	h := newHarness(t)
+	content := "# team\nalice:$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.\nbob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\ncarol:garbage\nalice:$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.\n"
+	os.WriteFile(h.file, []byte(content), 0o640)
+	r := h.run("", "list", "-f", h.file, "--json")
+	var list []listEntry
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || r.code != 0 {
+		t.Fatalf("list --json: %v %+v", err, r)
+	}
+	want := []listEntry{
+		{User: "alice", Scheme: "apr1", Line: 2, Usable: true},
+		{User: "bob", Scheme: "sha1", Line: 3, Usable: true},
+		{User: "carol", Scheme: "unknown", Line: 4, Usable: false, Problem: "unknown hash scheme"},
+	}
+	if got, _ := json.Marshal(list); string(got) != mustJSON(want) {
+		t.Errorf("list: %s\nwant %s", got, mustJSON(want))
+	}
+	r = h.run("", "list", "-f", h.file)
+	if r.code != 0 || !strings.Contains(r.stdout, "alice  apr1") {
+		t.Errorf("list: %+v", r)
+	}
+	r = h.run("", "lint", "-f", h.file)
+	if r.code != 1 || !strings.Contains(r.stdout, ":3: weak-scheme") || !strings.Contains(r.stdout, ":4: unknown-scheme") || !strings.Contains(r.stdout, ":5: duplicate-user") {
+		t.Errorf("lint: %+v", r)
+	}
+	os.WriteFile(h.file, []byte("alice:$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.\n"), 0o640)
+	h.want(h.run("", "lint", "-f", h.file), 0, "1 users, no problems")
+	os.WriteFile(h.file, []byte("alice:x\nbroken line\n"), 0o640)
+	h.want(h.run("", "lint", "-f", h.file), 1, "line 2: missing ':'")
+	h.want(h.run("", "list", "-f", h.file), 1, "line 2")
+	if b, _ := os.ReadFile(h.file); string(b) != "alice:x\nbroken line\n" {
+		t.Error("a failed command changed the file")
+	}
+	h.want(h.run("x\n", "add", "-f", h.file, "--stdin", "bob"), 1, "line 2")
+	if b, _ := os.ReadFile(h.file); string(b) != "alice:x\nbroken line\n" {
+		t.Error("add changed a broken file")
+	}
+}
+
+func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestSecretCommand(t *testing.T) {
+	h := newHarness(t)
+	os.WriteFile(h.file, []byte("alice:$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.\n"), 0o640)
+	r := h.run("", "secret", "-f", h.file, "--name", "mlflow-auth", "--namespace", "mlflow")
+	golden, _ := os.ReadFile("testdata/secret-auth-file.golden.yaml")
+	if r.code != 0 || r.stdout != string(golden) {
+		t.Errorf("secret:\n%s\nwant\n%s", r.stdout, golden)
+	}
+	r = h.run("", "secret", "-f", h.file, "--name", "mlflow-auth", "--format", "auth-map")
+	golden, _ = os.ReadFile("testdata/secret-auth-map.golden.yaml")
+	if r.code != 0 || r.stdout != string(golden) {
+		t.Errorf("secret auth-map:\n%s\nwant\n%s", r.stdout, golden)
+	}
+	h.want(h.run("", "secret", "-f", h.file), 2, "name")
+	h.want(h.run("", "secret", "-f", h.file, "--name", "Bad_Name"), 1, "secret name")
+	h.want(h.run("", "secret", "-f", filepath.Join(h.dir, "nope"), "--name", "x"), 1, "no such file")
+}
+
+func TestEditSecret(t *testing.T) {
+	for _, in := range []string{"testdata/secret-kubectl.yaml", "testdata/secret-kubectl.json", "testdata/secret-authmap.yaml"} {
+		t.Run(filepath.Base(in), func(t *testing.T) {
+			h := newHarness(t)
+			manifest, _ := os.ReadFile(in)
+			// kubectl get secret ... | htpw add --secret - --generate erin | kubectl apply -f -
+			r := h.run(string(manifest), "add", "--secret", "-", "--generate", "--cost", "4", "erin")
+			if r.code != 0 {
+				t.Fatalf("%+v", r)
+			}
+			_, pw, ok := strings.Cut(strings.TrimSpace(r.stderr), "generated password for erin: ")
+			if !ok || len(pw) != 20 {
+				t.Fatalf("password not on stderr: %q", r.stderr)
+			}
+			for _, gone := range []string{"managedFields", "resourceVersion", "creationTimestamp", "last-applied"} {
+				if strings.Contains(r.stdout, gone) {
+					t.Errorf("%s kept", gone)
+				}
+			}
+			s, err := htpasswd.ParseSecret([]byte(r.stdout))
+			if err != nil {
+				t.Fatalf("output: %v\n%s", err, r.stdout)
+			}
+			f, _ := s.File("")
+			if e, ok := f.Lookup("erin"); !ok || !e.Parsed.Verify([]byte(pw)) {
+				t.Fatal("erin not in the output Secret")
+			}
+			if _, ok := f.Lookup("alice"); !ok {
+				t.Fatal("alice lost")
+			}
+			// list and verify read a Secret file too; --in-place writes it.
+			sf := filepath.Join(h.dir, "secret"+filepath.Ext(in))
+			os.WriteFile(sf, []byte(r.stdout), 0o600)
+			h.want(h.run(pw+"\n", "verify", "--secret", sf, "--stdin", "erin"), 0, "")
+			h.want(h.run("", "delete", "--secret", sf, "--in-place", "alice"), 0, "")
+			r = h.run("", "list", "--secret", sf, "--json")
+			if r.code != 0 || strings.Contains(r.stdout, "alice") || !strings.Contains(r.stdout, "erin") {
+				t.Errorf("after delete --in-place: %+v", r)
+			}
+			if fi, _ := os.Stat(sf); fi.Mode().Perm() != 0o600 {
+				t.Errorf("--in-place changed the mode to %v", fi.Mode())
+			}
+		})
+	}
+	h := newHarness(t)
+	manifest, _ := os.ReadFile("testdata/secret-kubectl.yaml")
+	h.want(h.run(string(manifest), "add", "--secret", "-", "--stdin", "bob"), 1, "both want standard input")
+	h.want(h.run("kind: Secret\ndata:\n  other: eA==\n", "list", "--secret", "-", "--format", "auth-file"), 1, `no "auth" key`)
+	h.want(h.run("kind: Secret\ndata:\n  auth: '***'\n", "list", "--secret", "-"), 1, "data.auth: invalid base64")
+	h.want(h.run("kind: ConfigMap\n", "list", "--secret", "-"), 1, "not a Kubernetes Secret")
+	h.want(h.run("", "list", "--secret", "-", "--in-place"), 2, "--in-place")
+	m, _ := os.ReadFile("testdata/secret-authmap.yaml")
+	h.want(h.run(string(m), "add", "--secret", "-", "--generate", "dave smith"), 1, "auth-map")
+}

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/authreq/authreq/htpasswd"
+	"github.com/authreq/authreq/internal/realtest"
+)
+
+var htpwBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "htpw-test-")
+	if err != nil {
+		panic(err)
+	}
+	htpwBin = filepath.Join(dir, "htpw")
+	if out, err := exec.Command("go", "build", "-o", htpwBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building htpw: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func htpw(t *testing.T, stdin string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(htpwBin, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+var writeAlgos = [][]string{{"--algo", "bcrypt"}, {"--algo", "apr1"}, {"--algo", "sha256"}, {"--algo", "sha512"}, {"--algo", "sha1", "--insecure"}}
+
+// Every scheme htpw writes passes Apache's htpasswd -v and a real nginx
+// auth_basic location.
+func TestWrittenHashesWorkInApacheAndNginx(t *testing.T) {
+	apache := realtest.Need(t, "htpasswd")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "htpasswd")
+	users := map[string]string{}
+	for _, algo := range writeAlgos {
+		user := "u-" + algo[1]
+		pw := "pw for " + algo[1] + " ü:$"
+		users[user] = pw
+		if out, code := htpw(t, pw+"\n", append([]string{"add", "-f", file, "--stdin", user}, algo...)...); code != 0 {
+			t.Fatalf("add %s: %s", user, out)
+		}
+		if out, err := exec.Command(apache, "-vb", file, user, pw).CombinedOutput(); err != nil {
+			t.Errorf("htpasswd -v %s: %v %s", user, err, out)
+		}
+		if err := exec.Command(apache, "-vb", file, user, pw+"x").Run(); err == nil {
+			t.Errorf("htpasswd -v %s accepts a wrong password", user)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte("ok\n"), 0o644)
+	// Content from a file, not `return`: return runs before the access
+	// phase and would skip auth_basic.
+	n := realtest.StartNginx(t, fmt.Sprintf(`server {
+  listen 127.0.0.1:{{PORT}};
+  location / { auth_basic "test"; auth_basic_user_file %s; root %s; }
+}`, file, dir))
+	for user, pw := range users {
+		for _, tc := range []struct {
+			pw   string
+			want int
+		}{{pw, 200}, {pw + "x", 401}, {"", 401}} {
+			req, _ := http.NewRequest("GET", n.URL+"/", nil)
+			req.SetBasicAuth(user, tc.pw)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("nginx %s with password %q: %d, want %d", user, tc.pw, resp.StatusCode, tc.want)
+			}
+		}
+	}
+}
+
+// Files written by Apache's htpasswd are read by htpw verify.
+func TestVerifyApacheFiles(t *testing.T) {
+	apache := realtest.Need(t, "htpasswd")
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	flags := []string{"-B", "-m", "-5", "-2", "-s", "-d"}
+	for i, fl := range flags {
+		args := []string{"-b", fl, file, fmt.Sprintf("user%d", i), "pw" + fl}
+		if i == 0 {
+			args = append([]string{"-c"}, args...)
+		}
+		if out, err := exec.Command(apache, args...).CombinedOutput(); err != nil {
+			t.Fatalf("htpasswd %v: %v %s", args, err, out)
+		}
+	}
+	for i, fl := range flags {
+		user := fmt.Sprintf("user%d", i)
+		if out, code := htpw(t, "pw"+fl+"\n", "verify", "-f", file, "--stdin", user); code != 0 {
+			t.Errorf("verify %s (%s): exit %d %s", user, fl, code, out)
+		}
+		if _, code := htpw(t, "nope\n", "verify", "-f", file, "--stdin", user); code != 3 {
+			t.Errorf("verify %s wrong password: exit %d, want 3", user, code)
+		}
+	}
+	if _, code := htpw(t, "x\n", "verify", "-f", file, "--stdin", "nobody"); code != 6 {
+		t.Errorf("verify of a missing user: exit %d, want 6", code)
+	}
+}
+
+// Fifty htpw processes adding users to one file at once lose none.
+func TestParallelAdds(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	var wg sync.WaitGroup
+	errs := make(chan string, 50)
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command(htpwBin, "add", "-f", file, "--stdin", "--algo", "apr1", fmt.Sprintf("user%02d", i))
+			cmd.Stdin = strings.NewReader("pw\n")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				errs <- fmt.Sprintf("user%02d: %v %s", i, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	f, err := htpasswd.ReadFile(file)
+	if err != nil || f.Len() != 50 {
+		t.Fatalf("%d users, %v", f.Len(), err)
+	}
+	if out, code := htpw(t, "", "lint", "-f", file); code != 0 {
+		t.Errorf("lint: %s", out)
+	}
+}
+
+// The prompt on a real terminal, through script(1)'s pseudo-terminal. Each
+// answer is typed only once its prompt shows, when echo is off, as a person
+// would.
+func TestTerminalPrompt(t *testing.T) {
+	script := realtest.Need(t, "script")
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	cmd := exec.Command(script, "-qec", htpwBin+" add -f "+file+" --cost 4 alice", "/dev/null")
+	stdin, _ := cmd.StdinPipe()
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var seen strings.Builder
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 256)
+		prompts := []string{"password: ", "retype password: "}
+		for len(prompts) > 0 {
+			n, err := pr.Read(buf)
+			seen.Write(buf[:n])
+			if strings.Count(seen.String(), "password: ") > 2-len(prompts) {
+				io.WriteString(stdin, secretPassword+"\n")
+				prompts = prompts[1:]
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+		stdin.Close()
+		rest, _ := io.ReadAll(pr)
+		seen.Write(rest)
+		done <- nil
+	}()
+	err := cmd.Wait()
+	pw.Close()
+	if rerr := <-done; err != nil || rerr != nil {
+		t.Fatalf("%v %v: %q", err, rerr, seen.String())
+	}
+	out := seen.String()
+	if !strings.Contains(out, "retype password:") {
+		t.Errorf("prompts not shown: %q", out)
+	}
+	if strings.Contains(out, secretPassword) {
+		t.Errorf("password echoed: %q", out)
+	}
+	if out, code := htpw(t, secretPassword+"\n", "verify", "-f", file, "--stdin", "alice"); code != 0 {
+		t.Errorf("verify: %s", out)
+	}
+}

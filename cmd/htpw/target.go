@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/authreq/authreq/htpasswd"
+	"github.com/urfave/cli/v3"
+)
+
+const defaultFile = ".htpasswd"
+
+// Flags shared by the commands that read or edit users.
+func targetFlags(withSecret bool) []cli.Flag {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Usage: "htpasswd `FILE` (default $HTPASSWD_FILE, else ./.htpasswd)"},
+	}
+	if withSecret {
+		flags = append(flags,
+			&cli.StringFlag{Name: "secret", Usage: "edit the Kubernetes Secret manifest in `FILE` (- for stdin) instead of an htpasswd file; the result goes to stdout"},
+			&cli.BoolFlag{Name: "in-place", Usage: "with --secret FILE: write the result back to FILE"},
+			&cli.StringFlag{Name: "format", Usage: "Secret layout: auth-file (key \"auth\") or auth-map (a key per user); default: as found"},
+		)
+	}
+	return flags
+}
+
+// target is where users live: an htpasswd file, or a Secret manifest.
+type target struct {
+	e          *env
+	path       string
+	secretPath string // "" for a file; "-" for stdin
+	inPlace    bool
+	format     htpasswd.SecretFormat
+	secret     *htpasswd.Secret // loaded on first use
+	secretMode fs.FileMode
+}
+
+func newTarget(e *env, cmd *cli.Command) (*target, error) {
+	t := &target{e: e, path: cmd.String("file")}
+	if t.path == "" {
+		t.path = e.getenv("HTPASSWD_FILE")
+	}
+	if t.path == "" {
+		t.path = defaultFile
+	}
+	if hasFlag(cmd, "secret") {
+		t.secretPath = cmd.String("secret")
+		t.inPlace = cmd.Bool("in-place")
+		switch f := htpasswd.SecretFormat(cmd.String("format")); f {
+		case "", htpasswd.AuthFile, htpasswd.AuthMap:
+			t.format = f
+		default:
+			return nil, usageErr("--format %q: want auth-file or auth-map", string(f))
+		}
+		if t.secretPath == "" && (t.inPlace || t.format != "") {
+			return nil, usageErr("--in-place and --format need --secret")
+		}
+		if t.inPlace && t.secretPath == "-" {
+			return nil, usageErr("--in-place needs --secret FILE, not stdin")
+		}
+		if t.secretPath != "" && cmd.IsSet("file") {
+			return nil, usageErr("give --file or --secret, not both")
+		}
+	}
+	return t, nil
+}
+
+func hasFlag(cmd *cli.Command, name string) bool {
+	for _, f := range cmd.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (t *target) isSecret() bool { return t.secretPath != "" }
+
+// name is how errors refer to the target.
+func (t *target) name() string {
+	switch {
+	case t.secretPath == "-":
+		return "secret on stdin"
+	case t.secretPath != "":
+		return t.secretPath
+	}
+	return t.path
+}
+
+func (t *target) loadSecret() (*htpasswd.Secret, error) {
+	if t.secret != nil {
+		return t.secret, nil
+	}
+	var data []byte
+	var err error
+	if t.secretPath == "-" {
+		data, err = io.ReadAll(io.LimitReader(t.e.stdin, htpasswd.MaxFileSize+1))
+	} else {
+		var fi fs.FileInfo
+		if fi, err = os.Stat(t.secretPath); err == nil {
+			t.secretMode = fi.Mode().Perm()
+			if fi.IsDir() {
+				return nil, fmt.Errorf("%s: is a directory", t.secretPath)
+			}
+		}
+		data, err = os.ReadFile(t.secretPath)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, err := htpasswd.ParseSecret(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.name(), err)
+	}
+	t.secret = s
+	return s, nil
+}
+
+// read returns the current users.
+func (t *target) read() (*htpasswd.File, error) {
+	if !t.isSecret() {
+		return htpasswd.ReadFile(t.path)
+	}
+	s, err := t.loadSecret()
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.File(t.format)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t.name(), err)
+	}
+	return f, nil
+}
+
+// exists reports whether the htpasswd file exists (a Secret always does).
+func (t *target) exists() bool {
+	if t.isSecret() {
+		return true
+	}
+	_, err := os.Stat(t.path)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// edit applies fn and saves: an htpasswd file atomically under its lock
+// (created if create), a Secret to stdout or back to its file.
+func (t *target) edit(create bool, fn func(*htpasswd.File) error) error {
+	if !t.isSecret() {
+		return htpasswd.Update(t.path, create, fn)
+	}
+	f, err := t.read()
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		return err
+	}
+	if err := t.secret.SetFile(f, t.format); err != nil {
+		return fmt.Errorf("%s: %w", t.name(), err)
+	}
+	out, err := t.secret.Marshal()
+	if err != nil {
+		return err
+	}
+	if t.inPlace {
+		return htpasswd.WriteFileAtomic(t.secretPath, out, t.secretMode)
+	}
+	_, err = io.Copy(t.e.stdout, bytes.NewReader(out))
+	return err
+}
+
+// secretOnStdout reports whether stdout carries the edited manifest.
+func (t *target) secretOnStdout() bool { return t.isSecret() && !t.inPlace }
