@@ -71,6 +71,15 @@ func WaitTCP(t testing.TB, addr string, timeout time.Duration) {
 	}
 }
 
+func tcpUp(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
 // Nginx is a running nginx started by StartNginx.
 type Nginx struct {
 	Port   int    // the port the server block listens on
