@@ -1,0 +1,194 @@
+// Package ldapauth checks passwords against an LDAP directory by binding as
+// the user, and tells admins from users by group, with the keys of the
+// MLflow Helm chart's ldapAuth block. A bounded pool of connections keeps
+// the warm path free of TCP and TLS handshakes.
+package ldapauth
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Config mirrors the `ldap:` block of authreq's configuration.
+type Config struct {
+	URI                         string // ldap://host:389/dc=example,dc=org or ldaps://…
+	TLSVerification             string // "required" (default) or "none"
+	StartTLS                    bool
+	AllowInsecure               bool   // plain ldap:// without TLS
+	LookupBind                  string // uid=%s,ou=people,dc=example,dc=org
+	BindDN                      string // service account for search-then-bind and group searches
+	BindPassword                string
+	BindPasswordFile            string
+	UserSearchBase              string // default: the URI's base DN
+	UserFilter                  string // default (uid=%s)
+	GroupAttribute              string // "dn" (default) or an attribute of the user entry
+	SearchBaseDistinguishedName string // where groups are searched
+	SearchFilter                string // %s: the user's DN or GroupAttribute value
+	AdminGroupDistinguishedName string
+	UserGroupDistinguishedName  string
+	EncodedTrustedCACertificate string // base64 of PEM, as in the Helm chart
+	TrustedCACertificateFile    string
+	Timeout                     time.Duration // per operation; default 5s
+	PoolSize                    int           // default 8
+}
+
+// settings is a validated Config.
+type settings struct {
+	Config
+	url       string // scheme://host:port, no path
+	baseDN    string
+	tls       *tls.Config
+	bindPW    string
+	adminDN   *ldap.DN
+	userDN    *ldap.DN
+	hasGroups bool
+}
+
+// validate checks c; errors name the key as it appears under `ldap:`.
+func (c Config) validate() (*settings, error) {
+	s := &settings{Config: c}
+	if s.Timeout == 0 {
+		s.Timeout = 5 * time.Second
+	}
+	if s.PoolSize == 0 {
+		s.PoolSize = 8
+	}
+	if s.UserFilter == "" {
+		s.UserFilter = "(uid=%s)"
+	}
+	if s.GroupAttribute == "" {
+		s.GroupAttribute = "dn"
+	}
+	if s.TLSVerification == "" {
+		s.TLSVerification = "required"
+	}
+	switch {
+	case s.Timeout < 0:
+		return nil, errors.New("ldap.timeout: must not be negative")
+	case s.PoolSize < 1 || s.PoolSize > 1024:
+		return nil, errors.New("ldap.poolSize: must be between 1 and 1024")
+	case s.TLSVerification != "required" && s.TLSVerification != "none":
+		return nil, fmt.Errorf("ldap.tlsVerification: %q: want required or none", s.TLSVerification)
+	}
+	u, err := url.Parse(s.URI)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("ldap.uri: %q: want ldap://host[:port]/baseDN or ldaps://…", s.URI)
+	}
+	switch u.Scheme {
+	case "ldaps":
+		if s.StartTLS {
+			return nil, errors.New("ldap.startTLS: not with ldaps://, which is TLS already")
+		}
+	case "ldap":
+		if !s.StartTLS && !s.AllowInsecure {
+			return nil, errors.New("ldap.uri: plain ldap:// sends passwords in clear; set ldap.startTLS: true, use ldaps://, or set ldap.allowInsecure: true")
+		}
+	default:
+		return nil, fmt.Errorf("ldap.uri: scheme %q: want ldap or ldaps", u.Scheme)
+	}
+	s.url = u.Scheme + "://" + u.Host
+	s.baseDN = strings.TrimPrefix(u.Path, "/")
+	if s.baseDN != "" {
+		if _, err := ldap.ParseDN(s.baseDN); err != nil {
+			return nil, fmt.Errorf("ldap.uri: base DN: %v", err)
+		}
+	}
+	if s.UserSearchBase == "" {
+		s.UserSearchBase = s.baseDN
+	}
+	switch {
+	case s.BindDN == "" && s.LookupBind == "":
+		return nil, errors.New("ldap.lookupBind: needed (e.g. uid=%s,ou=people,dc=example,dc=org), or ldap.bindDN for search-then-bind")
+	case s.BindDN == "" && strings.Count(s.LookupBind, "%s") != 1:
+		return nil, errors.New("ldap.lookupBind: must contain %s exactly once")
+	case s.BindDN != "" && strings.Count(s.UserFilter, "%s") != 1:
+		return nil, errors.New("ldap.userFilter: must contain %s exactly once")
+	case s.BindDN != "" && s.UserSearchBase == "":
+		return nil, errors.New("ldap.userSearchBase: needed with ldap.bindDN when ldap.uri has no base DN")
+	}
+	s.bindPW = s.BindPassword
+	if s.BindPasswordFile != "" {
+		if s.BindPassword != "" {
+			return nil, errors.New("ldap.bindPasswordFile: give bindPassword or bindPasswordFile, not both")
+		}
+		b, err := os.ReadFile(s.BindPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("ldap.bindPasswordFile: %w", err)
+		}
+		s.bindPW = strings.TrimRight(string(b), "\r\n")
+	}
+	if s.BindDN != "" && s.bindPW == "" {
+		return nil, errors.New("ldap.bindPassword: needed with ldap.bindDN (an empty password would be an anonymous bind)")
+	}
+	if s.SearchBaseDistinguishedName != "" && strings.Count(s.SearchFilter, "%s") != 1 {
+		return nil, errors.New("ldap.searchFilter: must contain %s exactly once")
+	}
+	for key, dn := range map[string]*string{"adminGroupDistinguishedName": &s.AdminGroupDistinguishedName, "userGroupDistinguishedName": &s.UserGroupDistinguishedName} {
+		if *dn == "" {
+			continue
+		}
+		parsed, err := ldap.ParseDN(*dn)
+		if err != nil {
+			return nil, fmt.Errorf("ldap.%s: %v", key, err)
+		}
+		if key == "adminGroupDistinguishedName" {
+			s.adminDN = parsed
+		} else {
+			s.userDN = parsed
+		}
+		s.hasGroups = true
+	}
+	if s.hasGroups && s.SearchBaseDistinguishedName == "" {
+		return nil, errors.New("ldap.searchBaseDistinguishedName: needed to check group membership")
+	}
+	if s.tls, err = s.tlsConfig(u.Hostname()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *settings) tlsConfig(host string) (*tls.Config, error) {
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	add := func(key string, pemData []byte) error {
+		if !roots.AppendCertsFromPEM(pemData) {
+			return fmt.Errorf("ldap.%s: no PEM certificate found", key)
+		}
+		return nil
+	}
+	if s.EncodedTrustedCACertificate != "" {
+		pemData, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s.EncodedTrustedCACertificate))
+		if err != nil {
+			return nil, fmt.Errorf("ldap.encodedTrustedCACertificate: invalid base64")
+		}
+		if err := add("encodedTrustedCACertificate", pemData); err != nil {
+			return nil, err
+		}
+	}
+	if s.TrustedCACertificateFile != "" {
+		pemData, err := os.ReadFile(s.TrustedCACertificateFile)
+		if err != nil {
+			return nil, fmt.Errorf("ldap.trustedCACertificateFile: %w", err)
+		}
+		if err := add("trustedCACertificateFile", pemData); err != nil {
+			return nil, err
+		}
+	}
+	return &tls.Config{
+		ServerName:         host,
+		RootCAs:            roots,
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: s.TLSVerification == "none",
+	}, nil
+}
