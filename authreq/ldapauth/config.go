@@ -53,6 +53,13 @@ type settings struct {
 	hasGroups bool
 }
 
+// Validate checks c without connecting; errors name the key as it appears
+// under `ldap:`.
+func (c Config) Validate() error {
+	_, err := c.validate()
+	return err
+}
+
 // validate checks c; errors name the key as it appears under `ldap:`.
 func (c Config) validate() (*settings, error) {
 	s := &settings{Config: c}

@@ -1,0 +1,144 @@
+package authreq
+
+import (
+	"container/list"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"sync"
+	"time"
+)
+
+// cache remembers successful verifications, so that a bcrypt user pays one
+// hash per TTL instead of one per request. Keys are an HMAC, under a
+// random per-process key, of user and password: the cache never holds a
+// password, and nothing outside the process can compute a key.
+type cache struct {
+	key []byte
+	ttl time.Duration
+	max int
+	now func() time.Time
+	mu  sync.Mutex
+	m   map[cacheKey]*list.Element
+	lru *list.List // front: most recently used
+	gen uint64     // bumped by every invalidation
+}
+
+type cacheKey [sha256.Size]byte
+
+type cacheEntry struct {
+	key     cacheKey
+	id      Identity
+	expires time.Time
+}
+
+func newCache(ttl time.Duration, max int, now func() time.Time) *cache {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return &cache{key: k, ttl: ttl, max: max, now: now, m: make(map[cacheKey]*list.Element), lru: list.New()}
+}
+
+func (c *cache) enabled() bool { return c.ttl > 0 && c.max > 0 }
+
+// Key derives the cache key. Lengths are written before each part, so no
+// two (user, password) pairs share an input.
+func (c *cache) Key(user, password string) cacheKey {
+	m := hmac.New(sha256.New, c.key)
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(user)))
+	m.Write(n[:])
+	m.Write([]byte(user))
+	binary.BigEndian.PutUint64(n[:], uint64(len(password)))
+	m.Write(n[:])
+	m.Write([]byte(password))
+	var k cacheKey
+	m.Sum(k[:0])
+	return k
+}
+
+// Get returns a live entry.
+func (c *cache) Get(k cacheKey) (Identity, bool) {
+	if !c.enabled() {
+		return Identity{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.m[k]
+	if !ok {
+		return Identity{}, false
+	}
+	e := el.Value.(*cacheEntry)
+	if !c.now().Before(e.expires) {
+		c.remove(el)
+		return Identity{}, false
+	}
+	c.lru.MoveToFront(el)
+	return e.id, true
+}
+
+// Gen is the invalidation generation; take it before a verification and
+// give it to Put, so that a result computed from a table that was replaced
+// meanwhile is not cached.
+func (c *cache) Gen() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// Put stores a success, evicting the least recently used entry when full.
+func (c *cache) Put(k cacheKey, id Identity, gen uint64) {
+	if !c.enabled() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if el, ok := c.m[k]; ok {
+		c.remove(el)
+	}
+	for c.lru.Len() >= c.max {
+		c.remove(c.lru.Back())
+	}
+	c.m[k] = c.lru.PushFront(&cacheEntry{key: k, id: id, expires: c.now().Add(c.ttl)})
+}
+
+// DropUsers forgets every entry of the given users (password changed, user
+// removed). nil drops everything.
+func (c *cache) DropUsers(users []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if users == nil {
+		c.m = make(map[cacheKey]*list.Element)
+		c.lru.Init()
+		return
+	}
+	drop := make(map[string]bool, len(users))
+	for _, u := range users {
+		drop[u] = true
+	}
+	for el := c.lru.Front(); el != nil; {
+		next := el.Next()
+		if drop[el.Value.(*cacheEntry).id.User] {
+			c.remove(el)
+		}
+		el = next
+	}
+}
+
+// Len is the number of entries, expired ones included until touched.
+func (c *cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}
+
+func (c *cache) remove(el *list.Element) {
+	delete(c.m, el.Value.(*cacheEntry).key)
+	c.lru.Remove(el)
+}

@@ -1,0 +1,54 @@
+package authreq
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// clientIP is the address a decision is about. X-Real-IP and
+// X-Forwarded-For are believed only when the TCP peer is a trusted proxy
+// (nginx); anyone else could write any address there. Of X-Forwarded-For
+// the rightmost address that is not itself a trusted proxy is taken: hops
+// to its left were written by the client.
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	// A unix socket peer (RemoteAddr "@" or empty) is on this host and
+	// passed the socket's 0660 mode: nginx, so trusted.
+	isUnix := err != nil && (r.RemoteAddr == "" || r.RemoteAddr == "@")
+	if err != nil && !isUnix {
+		return r.RemoteAddr
+	}
+	if !isUnix && !isTrusted(peer.Addr(), trusted) {
+		return peer.Addr().Unmap().String()
+	}
+	if a, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); err == nil {
+		return a.Unmap().String()
+	}
+	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		hops := strings.Split(strings.Join(xff, ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				break // a garbled hop: nothing left of it can be believed
+			}
+			if !isTrusted(a, trusted) || i == 0 {
+				return a.Unmap().String()
+			}
+		}
+	}
+	if isUnix {
+		return "unix"
+	}
+	return peer.Addr().Unmap().String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	a = a.Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

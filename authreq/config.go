@@ -1,0 +1,292 @@
+package authreq
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the service's configuration: the YAML keys of DESIGN.md.
+type Config struct {
+	Listen        string   `yaml:"listen"`        // host:port or unix:/path
+	MetricsListen string   `yaml:"metricsListen"` // empty: /metrics on Listen
+	Realm         string   `yaml:"realm"`
+	Headers       Headers  `yaml:"headers"`
+	Htpasswd      HtpFiles `yaml:"htpasswd"`
+	Cache         Cache    `yaml:"cache"`
+	LDAP          LDAP     `yaml:"ldap"`
+	RateLimit     Limits   `yaml:"rateLimit"`
+	Audit         Audit    `yaml:"audit"`
+	Policy        Policy   `yaml:"policy"`
+	// VerifyQueueTimeout bounds how long a cold password check waits for
+	// a slot in the verification pool before the answer is 503.
+	VerifyQueueTimeout Duration `yaml:"verifyQueueTimeout"`
+	// VerifyWorkers is the size of that pool; 0 means one per CPU.
+	VerifyWorkers int `yaml:"verifyWorkers"`
+}
+
+// Headers names the identity headers of a 200 answer.
+type Headers struct {
+	User   string `yaml:"user"`
+	Groups string `yaml:"groups"`
+	Role   string `yaml:"role"`
+}
+
+// HtpFiles is the htpasswd backend.
+type HtpFiles struct {
+	Files            []string `yaml:"files"`
+	RejectWeakHashes bool     `yaml:"rejectWeakHashes"`
+}
+
+// Cache is the cache of successful verifications.
+type Cache struct {
+	TTL        Duration `yaml:"ttl"`
+	MaxEntries int      `yaml:"maxEntries"`
+}
+
+// LDAP is the directory backend, with the MLflow Helm chart's key names.
+type LDAP struct {
+	Enabled                     bool     `yaml:"enabled"`
+	URI                         string   `yaml:"uri"`
+	TLSVerification             string   `yaml:"tlsVerification"`
+	StartTLS                    bool     `yaml:"startTLS"`
+	AllowInsecure               bool     `yaml:"allowInsecure"`
+	LookupBind                  string   `yaml:"lookupBind"`
+	BindDN                      string   `yaml:"bindDN"`
+	BindPassword                string   `yaml:"bindPassword"`
+	BindPasswordFile            string   `yaml:"bindPasswordFile"`
+	UserSearchBase              string   `yaml:"userSearchBase"`
+	UserFilter                  string   `yaml:"userFilter"`
+	GroupAttribute              string   `yaml:"groupAttribute"`
+	SearchBaseDistinguishedName string   `yaml:"searchBaseDistinguishedName"`
+	SearchFilter                string   `yaml:"searchFilter"`
+	AdminGroupDistinguishedName string   `yaml:"adminGroupDistinguishedName"`
+	UserGroupDistinguishedName  string   `yaml:"userGroupDistinguishedName"`
+	EncodedTrustedCACertificate string   `yaml:"encodedTrustedCACertificate"`
+	TrustedCACertificateFile    string   `yaml:"trustedCACertificateFile"`
+	Timeout                     Duration `yaml:"timeout"`
+	PoolSize                    int      `yaml:"poolSize"`
+}
+
+// Limits is brute-force throttling; trustedProxies also decides whose
+// X-Real-IP / X-Forwarded-For is believed.
+type Limits struct {
+	TrustedProxies []string `yaml:"trustedProxies"`
+	Failures       struct {
+		PerUserAndIP int      `yaml:"perUserAndIP"`
+		PerIP        int      `yaml:"perIP"`
+		PerUser      int      `yaml:"perUser"`
+		Window       Duration `yaml:"window"`
+	} `yaml:"failures"`
+	Backoff struct {
+		Initial Duration `yaml:"initial"`
+		Max     Duration `yaml:"max"`
+	} `yaml:"backoff"`
+	MaxEntries int `yaml:"maxEntries"`
+
+	trusted []netip.Prefix
+}
+
+// Audit is the decision log.
+type Audit struct {
+	Output string `yaml:"output"` // stdout, stderr, or a file path
+	Format string `yaml:"format"` // json
+}
+
+// Policy is reserved for per-path rules; only {} is accepted for now.
+type Policy struct{}
+
+// DefaultConfig returns the defaults of DESIGN.md.
+func DefaultConfig() *Config {
+	c := &Config{
+		Listen:             "127.0.0.1:9091",
+		Realm:              "Restricted",
+		Headers:            Headers{User: "X-User", Groups: "X-Groups", Role: "X-Role"},
+		Cache:              Cache{TTL: Duration(5 * time.Minute), MaxEntries: 100000},
+		VerifyQueueTimeout: Duration(5 * time.Second),
+		Audit:              Audit{Output: "stdout", Format: "json"},
+	}
+	c.LDAP.TLSVerification = "required"
+	c.LDAP.UserFilter = "(uid=%s)"
+	c.LDAP.GroupAttribute = "dn"
+	c.LDAP.Timeout = Duration(5 * time.Second)
+	c.LDAP.PoolSize = 8
+	c.RateLimit.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
+	c.RateLimit.Failures.PerUserAndIP = 5
+	c.RateLimit.Failures.PerIP = 50
+	c.RateLimit.Failures.PerUser = 20
+	c.RateLimit.Failures.Window = Duration(10 * time.Minute)
+	c.RateLimit.Backoff.Initial = Duration(time.Second)
+	c.RateLimit.Backoff.Max = Duration(15 * time.Minute)
+	c.RateLimit.MaxEntries = 100000
+	return c
+}
+
+// LoadConfig reads a YAML config file over the defaults, strictly: an
+// unknown key is an error naming it and its line.
+func LoadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ParseConfig(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseConfig parses YAML over the defaults; it does not Validate, so that
+// flags and environment can still change the result.
+func ParseConfig(b []byte) (*Config, error) {
+	c := DefaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, cleanYAMLError(err)
+	}
+	return c, nil
+}
+
+var yamlTypeRE = regexp.MustCompile(`in type authreq\.\w+`)
+
+// cleanYAMLError drops Go type names from yaml's messages.
+func cleanYAMLError(err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
+	msg = yamlTypeRE.ReplaceAllString(msg, "")
+	return errors.New(strings.TrimSpace(msg))
+}
+
+var headerNameRE = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+
+// Validate checks the whole config once, at start; each error names its key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) { errs = append(errs, fmt.Errorf(key+": "+format, a...)) }
+	if err := validListen(c.Listen); err != nil {
+		bad("listen", "%v", err)
+	}
+	if c.MetricsListen != "" {
+		if err := validListen(c.MetricsListen); err != nil {
+			bad("metricsListen", "%v", err)
+		}
+	}
+	if c.Realm == "" || strings.ContainsAny(c.Realm, "\"\\\r\n") || !isPrintable(c.Realm) {
+		bad("realm", "must be non-empty printable text without quotes or backslashes")
+	}
+	for key, v := range map[string]string{"headers.user": c.Headers.User, "headers.groups": c.Headers.Groups, "headers.role": c.Headers.Role} {
+		if !headerNameRE.MatchString(v) {
+			bad(key, "%q is not a header name", v)
+		}
+	}
+	if len(c.Htpasswd.Files) == 0 && !c.LDAP.Enabled {
+		bad("htpasswd.files", "no backend: give at least one htpasswd file, or enable ldap")
+	}
+	for i, f := range c.Htpasswd.Files {
+		if f == "" {
+			bad(fmt.Sprintf("htpasswd.files[%d]", i), "empty path")
+		}
+	}
+	if c.Cache.TTL < 0 {
+		bad("cache.ttl", "must not be negative")
+	}
+	if c.Cache.MaxEntries < 0 {
+		bad("cache.maxEntries", "must not be negative")
+	}
+	if c.VerifyQueueTimeout <= 0 {
+		bad("verifyQueueTimeout", "must be positive")
+	}
+	if c.VerifyWorkers < 0 {
+		bad("verifyWorkers", "must not be negative")
+	}
+	c.RateLimit.trusted = nil
+	for i, p := range c.RateLimit.TrustedProxies {
+		pfx, err := parsePrefix(p)
+		if err != nil {
+			bad(fmt.Sprintf("rateLimit.trustedProxies[%d]", i), "%q: want a CIDR such as 10.0.0.0/8 or an address", p)
+			continue
+		}
+		c.RateLimit.trusted = append(c.RateLimit.trusted, pfx)
+	}
+	f := c.RateLimit.Failures
+	for key, v := range map[string]int{"perUserAndIP": f.PerUserAndIP, "perIP": f.PerIP, "perUser": f.PerUser} {
+		if v < 0 {
+			bad("rateLimit.failures."+key, "must not be negative")
+		}
+	}
+	if f.Window < 0 {
+		bad("rateLimit.failures.window", "must not be negative")
+	}
+	if c.RateLimit.Backoff.Initial < 0 || c.RateLimit.Backoff.Max < c.RateLimit.Backoff.Initial {
+		bad("rateLimit.backoff", "need 0 <= initial <= max")
+	}
+	if c.RateLimit.MaxEntries < 0 {
+		bad("rateLimit.maxEntries", "must not be negative")
+	}
+	if c.Audit.Output == "" {
+		bad("audit.output", "stdout, stderr or a file path")
+	}
+	if c.Audit.Format != "json" {
+		bad("audit.format", "%q: only json is supported", c.Audit.Format)
+	}
+	if c.LDAP.Enabled {
+		if _, err := c.LDAP.settings(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) workers() int {
+	if c.VerifyWorkers > 0 {
+		return c.VerifyWorkers
+	}
+	return runtime.NumCPU()
+}
+
+func validListen(s string) error {
+	if path, ok := strings.CutPrefix(s, "unix:"); ok {
+		if path == "" {
+			return errors.New("unix: needs a socket path")
+		}
+		return nil
+	}
+	_, port, err := net.SplitHostPort(s)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: want host:port or unix:/path", s)
+	}
+	return nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func isPrintable(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,67 @@
+package authreq
+
+import (
+	"runtime/debug"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the service's Prometheus series, on a registry of its own so
+// that several servers (tests) do not collide. No label carries a user
+// name: that would make the series unbounded.
+type metrics struct {
+	reg             *prometheus.Registry
+	decisions       *prometheus.CounterVec
+	requestDuration prometheus.Histogram
+	backendDuration *prometheus.HistogramVec
+	cacheHits       prometheus.Counter
+	cacheMisses     prometheus.Counter
+	reloads         *prometheus.CounterVec
+	reloadErrors    prometheus.Counter
+	queueTimeouts   prometheus.Counter
+}
+
+func newMetrics(cacheLen func() float64) *metrics {
+	const ns = "authreq"
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "decisions_total",
+			Help: "Decisions on /auth by result (allow, deny, throttled, forbidden, error) and backend."}, []string{"result", "backend"}),
+		requestDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "request_duration_seconds",
+			Help:    "Time to answer an /auth request.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}),
+		backendDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "backend_duration_seconds",
+			Help:    "Time of a password check by a backend (cache misses only).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"backend"}),
+		cacheHits:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "cache_hits_total", Help: "Requests answered from the verification cache."}),
+		cacheMisses: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "cache_misses_total", Help: "Requests that needed a password check."}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "reloads_total",
+			Help: "Reloads of the htpasswd files by result (success, failure)."}, []string{"result"}),
+		reloadErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "reload_errors_total",
+			Help: "Reloads that failed and kept the previous users."}),
+		queueTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "verify_queue_timeouts_total",
+			Help: "Password checks refused (503) because no verification slot came free in time."}),
+	}
+	version := "devel"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
+		Help: "Always 1; the version label says which build runs.", ConstLabels: prometheus.Labels{"version": version}})
+	buildInfo.Set(1)
+	m.reg.MustRegister(m.decisions, m.requestDuration, m.backendDuration, m.cacheHits, m.cacheMisses,
+		m.reloads, m.reloadErrors, m.queueTimeouts, buildInfo,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "cache_entries", Help: "Entries in the verification cache."}, cacheLen),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) reloaded(err error) {
+	if err != nil {
+		m.reloads.WithLabelValues("failure").Inc()
+		m.reloadErrors.Inc()
+		return
+	}
+	m.reloads.WithLabelValues("success").Inc()
+}
