@@ -10,10 +10,10 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
+	$(GO) build -trimpath -o $(BIN)/ ./cmd/... ./examples/demo-upstream
 
 run: build
-	@if [ -x scripts/run-demo.sh ]; then ./scripts/run-demo.sh; else echo "the authreq service is not built yet (issue 3); bin/htpw is ready"; fi
+	./scripts/run-demo.sh
 
 # deps installs what the integration tests start for real, when root and
 # missing. Without root it only says what is missing; the tests then skip

@@ -1,6 +1,7 @@
 package authreq
 
 import (
+	"github.com/authreq/authreq/internal/realtest"
 	"io"
 	"os"
 	"path/filepath"
@@ -8,19 +9,6 @@ import (
 	"testing"
 	"time"
 )
-
-// eventually polls cond for up to 5 s (the promise is 2 s; the machine is
-// shared).
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 5s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func (s *testServer) status(user, pw string) int {
 	return s.do("GET", "/auth", map[string]string{"Authorization": basic(user, pw)}).StatusCode
@@ -64,7 +52,7 @@ func TestReloadWays(t *testing.T) {
 				t.Fatal("alice")
 			}
 			tt.write(t, s, "alice:"+hashOf(t, "new")+"\nbob:"+hashOf(t, "bob")+"\n")
-			eventually(t, "new password", func() bool { return s.status("alice", "new") == 200 })
+			realtest.Eventually(t, 5*time.Second, "new password", func() bool { return s.status("alice", "new") == 200 })
 			if s.status("alice", "old") != 401 {
 				t.Error("old password still works after the change (cache not invalidated)")
 			}
@@ -98,7 +86,7 @@ func TestReloadKubernetesSecretSwap(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.RemoveAll(filepath.Join(dir, "..2026_11_24_10_00_00.1"))
-	eventually(t, "Secret update", func() bool { return s.status("alice", "new") == 200 })
+	realtest.Eventually(t, 5*time.Second, "Secret update", func() bool { return s.status("alice", "new") == 200 })
 	if s.status("alice", "old") != 401 {
 		t.Error("old password still works")
 	}
@@ -116,7 +104,7 @@ func TestReloadKeepsUsersOnBadFile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newTestServer(t, map[string]string{"alice": "pw"}, nil)
 			tt.break_(s)
-			eventually(t, "reload error counted", func() bool { return s.metric("authreq_reload_errors_total") >= "1" })
+			realtest.Eventually(t, 5*time.Second, "reload error counted", func() bool { return s.metric("authreq_reload_errors_total") >= "1" })
 			if s.status("alice", "pw") != 200 {
 				t.Error("previous users lost")
 			}
@@ -125,7 +113,7 @@ func TestReloadKeepsUsersOnBadFile(t *testing.T) {
 			}
 			// A good file afterwards loads normally.
 			os.WriteFile(s.file, []byte("bob:"+hashOf(t, "b")+"\n"), 0o640)
-			eventually(t, "recovery", func() bool { return s.status("bob", "b") == 200 })
+			realtest.Eventually(t, 5*time.Second, "recovery", func() bool { return s.status("bob", "b") == 200 })
 			if s.status("alice", "pw") != 401 {
 				t.Error("removed user still works")
 			}

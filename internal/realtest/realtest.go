@@ -177,3 +177,16 @@ func (n *Nginx) ErrorLog() string {
 	b, _ := os.ReadFile(filepath.Join(n.Prefix, "logs", "error.log"))
 	return string(b)
 }
+
+// Eventually polls cond until it holds or timeout passes, then fails the
+// test. For effects that take time (reloads, restarts); never for speed.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,242 @@
+// Package e2e runs authreq behind a real nginx with the shipped nginx/
+// snippets, in front of the demo upstream.
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/authreq/authreq/htpasswd"
+	"github.com/authreq/authreq/internal/realtest"
+)
+
+var bins string // directory of the built binaries
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "authreq-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	for _, pkg := range []string{"../cmd/authreq", "../examples/demo-upstream"} {
+		if out, err := exec.Command("go", "build", "-o", dir+"/", pkg).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", pkg, err, out)
+			os.Exit(1)
+		}
+	}
+	bins = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is a started program whose output is kept.
+type proc struct {
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+func (p *proc) Write(b []byte) (int, error) { p.mu.Lock(); defer p.mu.Unlock(); return p.out.Write(b) }
+func (p *proc) Output() string              { p.mu.Lock(); defer p.mu.Unlock(); return p.out.String() }
+
+func (p *proc) stop() {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func start(t *testing.T, addr string, name string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(filepath.Join(bins, name), args...)}
+	p.cmd.Stdout, p.cmd.Stderr = p, p
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, p.Output())
+		}
+	})
+	realtest.WaitTCP(t, addr, 10*time.Second)
+	return p
+}
+
+type stack struct {
+	nginx   *realtest.Nginx
+	authreq *proc
+	file    string
+}
+
+// startStack writes an htpasswd file with users, and starts authreq, the
+// demo upstream and nginx configured with the shipped snippets.
+func startStack(t *testing.T, users map[string]string) *stack {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "htpasswd")
+	for u, pw := range users {
+		err := htpasswd.Update(file, true, func(f *htpasswd.File) error {
+			h, err := htpasswd.Generate(htpasswd.Bcrypt, []byte(pw), 5)
+			if err != nil {
+				return err
+			}
+			_, err = f.Set(u, h)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	authAddr := fmt.Sprintf("127.0.0.1:%d", realtest.FreePort(t))
+	upAddr := fmt.Sprintf("127.0.0.1:%d", realtest.FreePort(t))
+	ap := start(t, authAddr, "authreq", "--listen", authAddr, "--htpasswd", file, "--log-format", "text")
+	start(t, upAddr, "demo-upstream", "-listen", upAddr)
+
+	// The shipped snippets, verbatim but for authreq's address.
+	snippets, err := filepath.Abs("../nginx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := os.ReadFile(filepath.Join(snippets, "authreq-upstream.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	upFile := filepath.Join(dir, "authreq-upstream.conf")
+	os.WriteFile(upFile, bytes.Replace(up, []byte("127.0.0.1:9091"), []byte(authAddr), 1), 0o644)
+	n := realtest.StartNginx(t, fmt.Sprintf(`
+include %s;
+server {
+    listen 127.0.0.1:{{PORT}};
+    include %s/authreq-location.conf;
+    location / {
+        include %s/authreq-protect.conf;
+        proxy_pass http://%s;
+    }
+}`, upFile, snippets, snippets, upAddr))
+	return &stack{nginx: n, authreq: ap, file: file}
+}
+
+type seen struct {
+	Path          string `json:"path"`
+	Method        string `json:"method"`
+	User          string `json:"x_user"`
+	AuthUser      string `json:"x_auth_request_user"`
+	Role          string `json:"x_role"`
+	Authorization bool   `json:"authorization_forwarded"`
+	BodyBytes     int64  `json:"body_bytes"`
+}
+
+func (s *stack) get(t *testing.T, method, path, user, pw string, hdr map[string]string, body string) (*http.Response, seen) {
+	t.Helper()
+	req, _ := http.NewRequest(method, s.nginx.URL+path, strings.NewReader(body))
+	if user != "" {
+		req.SetBasicAuth(user, pw)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var sn seen
+	if resp.StatusCode == 200 {
+		if err := json.Unmarshal(b, &sn); err != nil {
+			t.Fatalf("upstream answer: %v: %s", err, b)
+		}
+	}
+	return resp, sn
+}
+
+const challenge = `Basic realm="Restricted", charset="UTF-8"`
+
+func TestThroughNginx(t *testing.T) {
+	s := startStack(t, map[string]string{"alice": "alice-pw"})
+	resp, _ := s.get(t, "GET", "/", "", "", nil, "")
+	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != challenge {
+		t.Errorf("no credentials: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	resp, _ = s.get(t, "GET", "/", "alice", "wrong", nil, "")
+	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != challenge {
+		t.Errorf("wrong password: %d", resp.StatusCode)
+	}
+	resp, sn := s.get(t, "GET", "/api/2.0/mlflow/experiments/search?max_results=1", "alice", "alice-pw",
+		map[string]string{"X-User": "admin", "X-Auth-Request-User": "admin", "X-Role": "admin", "X-Real-IP": "6.6.6.6"}, "")
+	if resp.StatusCode != 200 || sn.User != "alice" || sn.AuthUser != "alice" || sn.Role != "" || sn.Authorization {
+		t.Errorf("right password: %d %+v", resp.StatusCode, sn)
+	}
+	// A spoofed X-User without credentials gets nothing.
+	if resp, _ := s.get(t, "GET", "/", "", "", map[string]string{"X-User": "alice"}, ""); resp.StatusCode != 401 {
+		t.Errorf("X-User alone: %d", resp.StatusCode)
+	}
+	// The body goes to the upstream, not to authreq.
+	body := strings.Repeat("x", 100000)
+	resp, sn = s.get(t, "POST", "/api/2.0/mlflow/runs/create", "alice", "alice-pw", nil, body)
+	if resp.StatusCode != 200 || sn.BodyBytes == 0 || sn.Method != "POST" {
+		t.Errorf("POST: %d %+v", resp.StatusCode, sn)
+	}
+	// authreq saw the original request and the client's address from nginx.
+	realtest.Eventually(t, 5*time.Second, "audit line", func() bool {
+		return strings.Contains(s.authreq.Output(), `"uri":"/api/2.0/mlflow/runs/create","host":"127.0.0.1","decision":"allow"`)
+	})
+	out := s.authreq.Output()
+	if !strings.Contains(out, `"method":"POST"`) || strings.Contains(out, "6.6.6.6") || strings.Contains(out, "alice-pw") {
+		t.Errorf("audit log:\n%s", out)
+	}
+}
+
+func TestAuthreqDownFailsClosed(t *testing.T) {
+	s := startStack(t, map[string]string{"alice": "alice-pw"})
+	if resp, _ := s.get(t, "GET", "/", "alice", "alice-pw", nil, ""); resp.StatusCode != 200 {
+		t.Fatalf("before: %d", resp.StatusCode)
+	}
+	s.authreq.stop()
+	resp, _ := s.get(t, "GET", "/", "alice", "alice-pw", nil, "")
+	if resp.StatusCode != 500 {
+		t.Errorf("authreq down: %d, want 500", resp.StatusCode)
+	}
+}
+
+func TestFileEditedWhileRunning(t *testing.T) {
+	s := startStack(t, map[string]string{"alice": "old-pw"})
+	if resp, _ := s.get(t, "GET", "/", "alice", "old-pw", nil, ""); resp.StatusCode != 200 {
+		t.Fatalf("before: %d", resp.StatusCode)
+	}
+	err := htpasswd.Update(s.file, false, func(f *htpasswd.File) error {
+		h, _ := htpasswd.Generate(htpasswd.APR1, []byte("new-pw"), 0)
+		_, err := f.Set("alice", h)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	realtest.Eventually(t, 5*time.Second, "new password", func() bool {
+		resp, _ := s.get(t, "GET", "/", "alice", "new-pw", nil, "")
+		return resp.StatusCode == 200
+	})
+	if resp, _ := s.get(t, "GET", "/", "alice", "old-pw", nil, ""); resp.StatusCode != 401 {
+		t.Errorf("old password after the change: %d", resp.StatusCode)
+	}
+}
