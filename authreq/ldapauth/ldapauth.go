@@ -42,6 +42,7 @@ type Authenticator struct {
 	slots chan struct{}   // one token per open connection: the pool's bound
 
 	readyErr   atomic.Pointer[error]
+	dials      atomic.Uint64
 	dialErrors atomic.Uint64
 
 	stop     chan struct{}
@@ -172,6 +173,7 @@ func (a *Authenticator) get(ctx context.Context) (*ldap.Conn, error) {
 }
 
 func (a *Authenticator) dial() (*ldap.Conn, error) {
+	a.dials.Add(1)
 	c, err := ldap.DialURL(a.s.url,
 		ldap.DialWithDialer(&net.Dialer{Timeout: a.s.Timeout}),
 		ldap.DialWithTLSConfig(a.s.tls))

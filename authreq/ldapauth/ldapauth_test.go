@@ -242,6 +242,21 @@ func TestPoolBound(t *testing.T) {
 	}
 }
 
+// The warm path reuses pooled connections: sequential logins dial once.
+func TestWarmPathReusesConnections(t *testing.T) {
+	s := startDirectory(t)
+	a := newAuth(t, chartConfig(s))
+	before := a.dials.Load()
+	for range 20 {
+		if _, err := a.Authenticate(context.Background(), "bob", "bob-pass"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := a.dials.Load() - before; n > 1 {
+		t.Errorf("%d dials for 20 sequential logins", n)
+	}
+}
+
 // The warm path reuses pooled connections: no TCP or TLS handshake per
 // request.
 func BenchmarkAuthenticateWarm(b *testing.B) {
