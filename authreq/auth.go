@@ -3,6 +3,7 @@ package authreq
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -45,10 +46,20 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 		s.metrics.cacheHits.Inc()
 	} else {
 		s.metrics.cacheMisses.Inc()
+		// Cached answers skip the throttle: they were right already, and
+		// whoever shares an address with a guesser keeps working.
+		if ok, retry, scope := s.throttle.allow(user, rec.ClientIP); !ok {
+			rec.Decision, rec.Reason = decisionThrottled, "too many failures ("+scope+")"
+			s.metrics.throttled.WithLabelValues(scope).Inc()
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
+			s.challenge(w)
+			return
+		}
 		var err error
 		id, err = s.verify(r.Context(), key, user, password)
 		switch {
 		case errors.Is(err, ErrBadCredentials):
+			s.throttle.failure(user, rec.ClientIP)
 			rec.Decision, rec.Reason = decisionDeny, "bad credentials"
 			s.challenge(w)
 			return
@@ -62,6 +73,9 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "authentication unavailable", http.StatusServiceUnavailable)
 			return
 		}
+	}
+	if !hit {
+		s.throttle.success(user, rec.ClientIP)
 	}
 	rec.Decision, rec.Backend, rec.Role, rec.CacheHit = decisionAllow, id.Backend, id.Role, hit
 	h.Set(s.cfg.Headers.User, id.User)

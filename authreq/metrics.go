@@ -20,9 +20,10 @@ type metrics struct {
 	reloads         *prometheus.CounterVec
 	reloadErrors    prometheus.Counter
 	queueTimeouts   prometheus.Counter
+	throttled       *prometheus.CounterVec
 }
 
-func newMetrics(cacheLen func() float64) *metrics {
+func newMetrics(cacheLen, throttleLen func() float64) *metrics {
 	const ns = "authreq"
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
@@ -42,6 +43,8 @@ func newMetrics(cacheLen func() float64) *metrics {
 			Help: "Reloads that failed and kept the previous users."}),
 		queueTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "verify_queue_timeouts_total",
 			Help: "Password checks refused (503) because no verification slot came free in time."}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "throttled_total",
+			Help: "Requests refused without a password check after too many failures, by scope (user_ip, ip, user)."}, []string{"scope"}),
 	}
 	version := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
@@ -51,7 +54,8 @@ func newMetrics(cacheLen func() float64) *metrics {
 		Help: "Always 1; the version label says which build runs.", ConstLabels: prometheus.Labels{"version": version}})
 	buildInfo.Set(1)
 	m.reg.MustRegister(m.decisions, m.requestDuration, m.backendDuration, m.cacheHits, m.cacheMisses,
-		m.reloads, m.reloadErrors, m.queueTimeouts, buildInfo,
+		m.reloads, m.reloadErrors, m.queueTimeouts, m.throttled, buildInfo,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "throttle_entries", Help: "Failure counters and trusted (user, address) pairs held for throttling."}, throttleLen),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "cache_entries", Help: "Entries in the verification cache."}, cacheLen),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -27,6 +27,7 @@ type Server struct {
 	watch    *watcher
 	cache    *cache
 	pool     *verifyPool
+	throttle *throttle
 	flight   singleflight.Group
 	audit    *auditLog
 	metrics  *metrics
@@ -45,7 +46,8 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, now: time.Now}
 	s.cache = newCache(cfg.Cache.TTL.D(), cfg.Cache.MaxEntries, func() time.Time { return s.now() })
-	s.metrics = newMetrics(func() float64 { return float64(s.cache.Len()) })
+	s.throttle = newThrottle(cfg.RateLimit, func() time.Time { return s.now() })
+	s.metrics = newMetrics(func() float64 { return float64(s.cache.Len()) }, func() float64 { return float64(s.throttle.Len()) })
 	s.pool = newVerifyPool(cfg.workers(), cfg.VerifyQueueTimeout.D())
 	audit, err := openAudit(cfg.Audit.Output)
 	if err != nil {

@@ -1,0 +1,92 @@
+package authreq
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Every decision type gives one parseable line with the fields of the
+// design, and no line holds the password or the credentials.
+func TestAuditEveryDecision(t *testing.T) {
+	const pw = "Very-Distinctive-Secret-42"
+	s, _, _ := throttledServer(t, nil)
+	s.from("198.51.100.1", "alice", "pw", "X-Request-ID", "r-allow")
+	for range 5 {
+		s.from("198.51.100.2", "alice", pw)
+	}
+	s.from("198.51.100.2", "alice", pw, "X-Request-ID", "r-throttled")
+	s.backends = chain{downBackend{}}
+	s.from("198.51.100.3", "bob", pw, "X-Request-ID", "r-error")
+
+	data, err := os.ReadFile(filepath.Join(s.dir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{pw, base64.StdEncoding.EncodeToString([]byte("alice:" + pw)), "Authorization"} {
+		if strings.Contains(string(data), secret) {
+			t.Errorf("audit log holds %q", secret)
+		}
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not JSON: %s", line)
+		}
+		for _, f := range []string{"time", "client_ip", "user", "method", "host", "decision", "cache_hit", "latency_seconds"} {
+			if _, ok := rec[f]; !ok {
+				t.Errorf("field %s missing: %s", f, line)
+			}
+		}
+		if _, err := time.Parse(time.RFC3339Nano, rec["time"].(string)); err != nil {
+			t.Errorf("time: %v", err)
+		}
+		seen[rec["decision"].(string)] = true
+		if id, _ := rec["request_id"].(string); id != "" && id != "r-"+rec["decision"].(string) {
+			t.Errorf("request id %s on a %s line", id, rec["decision"])
+		}
+	}
+	for _, d := range []string{decisionAllow, decisionDeny, decisionThrottled, decisionError} {
+		if !seen[d] {
+			t.Errorf("no %s line", d)
+		}
+	}
+}
+
+// A scripted sequence, then the counters.
+func TestMetricsAfterSequence(t *testing.T) {
+	s := newTestServer(t, map[string]string{"alice": "pw"}, nil)
+	get := func(ip, user, pw string) { s.from(ip, user, pw) }
+	get("198.51.100.1", "alice", "pw") // miss, allow
+	get("198.51.100.1", "alice", "pw") // hit, allow
+	get("198.51.100.1", "alice", "pw") // hit, allow
+	for range 5 {
+		get("198.51.100.2", "alice", "bad") // miss, deny ×5
+	}
+	get("198.51.100.2", "alice", "bad2") // miss, throttled
+	s.do("GET", "/auth", nil)            // deny: no credentials
+	want := map[string]string{
+		`authreq_decisions_total{backend="htpasswd",result="allow"}`: "3",
+		`authreq_decisions_total{backend="",result="deny"}`:          "6",
+		`authreq_decisions_total{backend="",result="throttled"}`:     "1",
+		`authreq_throttled_total{scope="user_ip"}`:                   "1",
+		"authreq_cache_hits_total":                                   "2",
+		"authreq_cache_misses_total":                                 "7",
+		"authreq_cache_entries":                                      "1",
+		"authreq_request_duration_seconds_count":                     "10",
+		`authreq_backend_duration_seconds_count{backend="htpasswd"}`: "1",
+		`authreq_backend_duration_seconds_count{backend="none"}`:     "5",
+		"authreq_throttle_entries":                                   "4", // pair, IP and user of the failures; one trusted pair
+		"authreq_reload_errors_total":                                "0",
+	}
+	for name, v := range want {
+		if got := s.metric(name); got != v {
+			t.Errorf("%s = %q, want %s", name, got, v)
+		}
+	}
+}
