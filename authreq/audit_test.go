@@ -90,3 +90,21 @@ func TestMetricsAfterSequence(t *testing.T) {
 		}
 	}
 }
+
+// logrotate moves the file away; Reload (SIGHUP) reopens the path.
+func TestAuditReopen(t *testing.T) {
+	s := newTestServer(t, map[string]string{"alice": "pw"}, nil)
+	path := filepath.Join(s.dir, "audit.log")
+	s.do("GET", "/auth", nil)
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	s.do("GET", "/auth", nil) // still written to the moved file
+	s.Reload()
+	s.do("GET", "/auth", map[string]string{"Authorization": basic("alice", "pw")})
+	old, _ := os.ReadFile(path + ".1")
+	cur, _ := os.ReadFile(path)
+	if strings.Count(string(old), "\n") != 2 || strings.Count(string(cur), "\n") != 1 || !strings.Contains(string(cur), `"decision":"allow"`) {
+		t.Errorf("rotated:\n%s\ncurrent:\n%s", old, cur)
+	}
+}
