@@ -74,26 +74,7 @@ func md5Crypt(password, magic, salt []byte) []byte {
 	final := d.Sum(nil)
 
 	// 1000 rounds to slow down guessing, as the original does.
-	for i := 0; i < 1000; i++ {
-		r := md5.New()
-		if i&1 != 0 {
-			r.Write(password)
-		} else {
-			r.Write(final)
-		}
-		if i%3 != 0 {
-			r.Write(salt)
-		}
-		if i%7 != 0 {
-			r.Write(password)
-		}
-		if i&1 != 0 {
-			r.Write(final)
-		} else {
-			r.Write(password)
-		}
-		final = r.Sum(final[:0])
-	}
+	final = cryptRounds(md5.New(), final, password, salt, 1000)
 
 	out := make([]byte, 0, 22)
 	out = b64From24(out, final[0], final[6], final[12], 4)

@@ -151,28 +151,7 @@ func shaCrypt(s Scheme, password, salt []byte, rounds int) []byte {
 	dsSum := ds.Sum(nil)
 	sBytes := repeatTo(dsSum, len(salt))
 
-	c := aSum
-	r := newHash()
-	for i := 0; i < rounds; i++ {
-		r.Reset()
-		if i&1 != 0 {
-			r.Write(p)
-		} else {
-			r.Write(c)
-		}
-		if i%3 != 0 {
-			r.Write(sBytes)
-		}
-		if i%7 != 0 {
-			r.Write(p)
-		}
-		if i&1 != 0 {
-			r.Write(c)
-		} else {
-			r.Write(p)
-		}
-		c = r.Sum(c[:0])
-	}
+	c := cryptRounds(newHash(), aSum, p, sBytes, rounds)
 
 	if s == SHA512Crypt {
 		out := make([]byte, 0, sha512EncodedLen)
@@ -186,6 +165,33 @@ func shaCrypt(s Scheme, password, salt []byte, rounds int) []byte {
 		out = b64From24(out, c[t[0]], c[t[1]], c[t[2]], 4)
 	}
 	return b64From24(out, 0, c[31], c[30], 3)
+}
+
+// cryptRounds is the stretching loop md5-crypt introduced and sha-crypt
+// kept: each round hashes the last digest with the password and salt in an
+// order set by the round number.
+func cryptRounds(r hash.Hash, c, password, salt []byte, rounds int) []byte {
+	for i := 0; i < rounds; i++ {
+		r.Reset()
+		if i&1 != 0 {
+			r.Write(password)
+		} else {
+			r.Write(c)
+		}
+		if i%3 != 0 {
+			r.Write(salt)
+		}
+		if i%7 != 0 {
+			r.Write(password)
+		}
+		if i&1 != 0 {
+			r.Write(c)
+		} else {
+			r.Write(password)
+		}
+		c = r.Sum(c[:0])
+	}
+	return c
 }
 
 // repeatTo returns sum repeated to exactly n bytes.

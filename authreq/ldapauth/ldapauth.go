@@ -143,22 +143,20 @@ func (a *Authenticator) setReady(err error) { a.readyErr.Store(&err) }
 // waiting for one to come back until ctx ends.
 func (a *Authenticator) get(ctx context.Context) (*ldap.Conn, error) {
 	for {
+		// An idle connection first; dial only when there is none.
 		select {
 		case c := <-a.idle:
-			if c.IsClosing() {
-				a.discard(c)
-				continue
+			if a.usable(c) {
+				return c, nil
 			}
-			return c, nil
+			continue
 		default:
 		}
 		select {
 		case c := <-a.idle:
-			if c.IsClosing() {
-				a.discard(c)
-				continue
+			if a.usable(c) {
+				return c, nil
 			}
-			return c, nil
 		case a.slots <- struct{}{}:
 			c, err := a.dial()
 			if err != nil {
@@ -170,6 +168,16 @@ func (a *Authenticator) get(ctx context.Context) (*ldap.Conn, error) {
 			return nil, fmt.Errorf("%w: no connection free: %v", ErrUnavailable, ctx.Err())
 		}
 	}
+}
+
+// usable tells whether an idle connection is still open; a closed one
+// (the directory hung up) is discarded.
+func (a *Authenticator) usable(c *ldap.Conn) bool {
+	if c.IsClosing() {
+		a.discard(c)
+		return false
+	}
+	return true
 }
 
 func (a *Authenticator) dial() (*ldap.Conn, error) {

@@ -226,14 +226,7 @@ func listCommand(e *env) *cli.Command {
 		Usage: "list users and their hash scheme (never the hash)",
 		Flags: flagsOf(targetFlags(true), []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}}),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if cmd.Args().Len() != 0 {
-				return usageErr("list takes no arguments")
-			}
-			t, err := newTarget(e, cmd)
-			if err != nil {
-				return err
-			}
-			f, err := t.read()
+			_, f, err := readNoArgs(e, cmd)
 			if err != nil {
 				return err
 			}
@@ -266,14 +259,7 @@ func lintCommand(e *env) *cli.Command {
 		Usage: "report malformed lines, unusable hashes, duplicate users and weak schemes; exit 1 on any",
 		Flags: targetFlags(false),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if cmd.Args().Len() != 0 {
-				return usageErr("lint takes no arguments")
-			}
-			t, err := newTarget(e, cmd)
-			if err != nil {
-				return err
-			}
-			f, err := t.read()
+			t, f, err := readNoArgs(e, cmd)
 			if err != nil {
 				return err
 			}
@@ -300,18 +286,11 @@ func secretCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "format", Value: string(htpasswd.AuthFile), Usage: "auth-file (key \"auth\") or auth-map (a key per user)"},
 		}),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			if cmd.Args().Len() != 0 {
-				return usageErr("secret takes no arguments")
-			}
-			t, err := newTarget(e, cmd)
-			if err != nil {
-				return err
-			}
 			format := htpasswd.SecretFormat(cmd.String("format"))
 			if format != htpasswd.AuthFile && format != htpasswd.AuthMap {
 				return usageErr("--format %q: want auth-file or auth-map", string(format))
 			}
-			f, err := t.read()
+			_, f, err := readNoArgs(e, cmd)
 			if errors.Is(err, fs.ErrNotExist) {
 				return withHint(err, "create it with `htpw add -f FILE USER`")
 			} else if err != nil {

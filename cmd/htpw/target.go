@@ -139,6 +139,20 @@ func (t *target) read() (*htpasswd.File, error) {
 	return f, nil
 }
 
+// readNoArgs starts the commands that take no USER (list, lint, secret):
+// the target and its users.
+func readNoArgs(e *env, cmd *cli.Command) (*target, *htpasswd.File, error) {
+	if cmd.Args().Len() != 0 {
+		return nil, nil, usageErr("%s takes no arguments", cmd.Name)
+	}
+	t, err := newTarget(e, cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := t.read()
+	return t, f, err
+}
+
 // exists reports whether the htpasswd file exists (a Secret always does).
 func (t *target) exists() bool {
 	if t.isSecret() {
