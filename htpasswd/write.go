@@ -59,7 +59,6 @@ func Update(path string, create bool, fn func(*File) error) error {
 	}
 	// Closing the descriptor releases the lock.
 
-	mode := DefaultMode
 	f, err := ReadFile(target)
 	switch {
 	case err == nil:
@@ -71,7 +70,7 @@ func Update(path string, create bool, fn func(*File) error) error {
 	if err := fn(f); err != nil {
 		return err
 	}
-	return writeAtomic(target, f.Bytes(), mode)
+	return writeAtomic(target, f.Bytes(), DefaultMode) // an existing file keeps its own mode
 }
 
 func flock(f *os.File) error {
