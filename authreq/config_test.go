@@ -51,3 +51,18 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("trusted %v", c.RateLimit.trusted)
 	}
 }
+
+func FuzzParseConfig(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.yml")
+	for _, name := range files {
+		b, _ := os.ReadFile(name)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c, err := ParseConfig(in)
+		if err != nil {
+			return
+		}
+		c.Validate() // errors are fine; panics are not
+	})
+}
