@@ -90,7 +90,7 @@ type stack struct {
 
 // startStack writes an htpasswd file with users, and starts authreq, the
 // demo upstream and nginx configured with the shipped snippets.
-func startStack(t *testing.T, users map[string]string) *stack {
+func startStack(t *testing.T, users map[string]string, authreqArgs ...string) *stack {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "htpasswd")
@@ -109,7 +109,7 @@ func startStack(t *testing.T, users map[string]string) *stack {
 	}
 	authAddr := fmt.Sprintf("127.0.0.1:%d", realtest.FreePort(t))
 	upAddr := fmt.Sprintf("127.0.0.1:%d", realtest.FreePort(t))
-	ap := start(t, authAddr, "authreq", "--listen", authAddr, "--htpasswd", file, "--log-format", "text")
+	ap := start(t, authAddr, "authreq", append([]string{"--listen", authAddr, "--htpasswd", file, "--log-format", "text"}, authreqArgs...)...)
 	start(t, upAddr, "demo-upstream", "-listen", upAddr)
 
 	// The shipped snippets, verbatim but for authreq's address.
@@ -141,6 +141,7 @@ type seen struct {
 	Method        string `json:"method"`
 	User          string `json:"x_user"`
 	AuthUser      string `json:"x_auth_request_user"`
+	Groups        string `json:"x_groups"`
 	Role          string `json:"x_role"`
 	Authorization bool   `json:"authorization_forwarded"`
 	BodyBytes     int64  `json:"body_bytes"`
@@ -238,5 +239,42 @@ func TestFileEditedWhileRunning(t *testing.T) {
 	})
 	if resp, _ := s.get(t, "GET", "/", "alice", "old-pw", nil, ""); resp.StatusCode != 401 {
 		t.Errorf("old password after the change: %d", resp.StatusCode)
+	}
+}
+
+// LDAP users through nginx: groups and role reach the upstream, whatever
+// the client claimed.
+func TestLDAPThroughNginx(t *testing.T) {
+	const base = "dc=mlflow,dc=test"
+	d := realtest.StartSlapd(t, base, "../authreq/ldapauth/testdata/mlflow.ldif")
+	conf := filepath.Join(t.TempDir(), "authreq.yml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`ldap:
+  enabled: true
+  uri: %s/%s
+  startTLS: true
+  lookupBind: uid=%%s,ou=people,%[2]s
+  searchBaseDistinguishedName: ou=groups,%[2]s
+  searchFilter: "(&(objectclass=groupOfUniqueNames)(uniquemember=%%s))"
+  adminGroupDistinguishedName: cn=test-admin,ou=groups,%[2]s
+  userGroupDistinguishedName: cn=test-user,ou=groups,%[2]s
+  trustedCACertificateFile: %[3]s
+`, d.URL, base, d.CA.CertFile)), 0o600)
+	s := startStack(t, map[string]string{"breakglass": "local-pw"}, "--config", conf)
+	spoof := map[string]string{"X-Groups": "test-admin", "X-Role": "admin"}
+	for _, tc := range []struct {
+		user, pw            string
+		code                int
+		groups, role, xuser string
+	}{
+		{"alice", "alice-pass", 200, "test-admin,test-user", "admin", "alice"},
+		{"bob", "bob-pass", 200, "test-user", "user", "bob"},
+		{"carol", "carol-pass", 401, "", "", ""},
+		{"bob", "wrong", 401, "", "", ""},
+		{"breakglass", "local-pw", 200, "", "", "breakglass"},
+	} {
+		resp, sn := s.get(t, "GET", "/", tc.user, tc.pw, spoof, "")
+		if resp.StatusCode != tc.code || sn.Groups != tc.groups || sn.Role != tc.role || sn.User != tc.xuser {
+			t.Errorf("%s: %d %+v", tc.user, resp.StatusCode, sn)
+		}
 	}
 }
