@@ -31,15 +31,18 @@ func hashFlags() []cli.Flag {
 	}
 }
 
-func oneUser(cmd *cli.Command) (string, error) {
+// userTarget starts the commands that take one USER (add, passwd, delete,
+// verify): the user name, checked, and where the users live.
+func userTarget(e *env, cmd *cli.Command) (string, *target, error) {
 	if cmd.Args().Len() != 1 {
-		return "", usageErr("%s: want exactly one USER argument (the password is never an argument)", cmd.Name)
+		return "", nil, usageErr("%s: want exactly one USER argument (the password is never an argument)", cmd.Name)
 	}
 	user := cmd.Args().First()
 	if err := htpasswd.ValidateUser(user); err != nil {
-		return "", &exitErr{code: exitUsage, err: fmt.Errorf("user %q: %w", user, err)}
+		return "", nil, &exitErr{code: exitUsage, err: fmt.Errorf("user %q: %w", user, err)}
 	}
-	return user, nil
+	t, err := newTarget(e, cmd)
+	return user, t, err
 }
 
 func flagsOf(groups ...[]cli.Flag) []cli.Flag {
@@ -71,11 +74,7 @@ func passwdCommand(e *env) *cli.Command {
 }
 
 func setPassword(e *env, cmd *cli.Command, add bool) error {
-	user, err := oneUser(cmd)
-	if err != nil {
-		return err
-	}
-	t, err := newTarget(e, cmd)
+	user, t, err := userTarget(e, cmd)
 	if err != nil {
 		return err
 	}
@@ -151,11 +150,7 @@ func deleteCommand(e *env) *cli.Command {
 		ArgsUsage: "USER",
 		Flags:     targetFlags(true),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			user, err := oneUser(cmd)
-			if err != nil {
-				return err
-			}
-			t, err := newTarget(e, cmd)
+			user, t, err := userTarget(e, cmd)
 			if err != nil {
 				return err
 			}
@@ -176,11 +171,7 @@ func verifyCommand(e *env) *cli.Command {
 		ArgsUsage: "USER",
 		Flags:     flagsOf(targetFlags(true), passwordFlags(false)),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			user, err := oneUser(cmd)
-			if err != nil {
-				return err
-			}
-			t, err := newTarget(e, cmd)
+			user, t, err := userTarget(e, cmd)
 			if err != nil {
 				return err
 			}
