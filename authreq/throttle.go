@@ -2,6 +2,7 @@ package authreq
 
 import (
 	"container/list"
+	"strings"
 	"sync"
 	"time"
 )
@@ -65,9 +66,12 @@ func newThrottle(l Limits, now func() time.Time) *throttle {
 
 func (t *throttle) enabled() bool { return t.window > 0 && t.maxEntries > 0 }
 
-func pairKey(user, ip string) string { return "p\x00" + user + "\x00" + ip }
+// Keys fold the user name's case: directories match names without regard to
+// case, so "Alice" and "ALICE" must not each get their own failure budget
+// for alice's password.
+func pairKey(user, ip string) string { return "p\x00" + strings.ToLower(user) + "\x00" + ip }
 func ipKey(ip string) string         { return "i\x00" + ip }
-func userKey(user string) string     { return "u\x00" + user }
+func userKey(user string) string     { return "u\x00" + strings.ToLower(user) }
 
 // allow decides before a password check. retry is how long the client
 // should wait; scope says which bound refused it.
@@ -139,7 +143,7 @@ func (t *throttle) success(user, ip string) {
 		t.lru.Remove(el)
 		delete(t.entries, pairKey(user, ip))
 	}
-	k := user + "\x00" + ip
+	k := pairKey(user, ip)
 	if el, ok := t.trusted[k]; ok {
 		el.Value.(*trust).last = t.now()
 		t.tlru.MoveToFront(el)
@@ -154,7 +158,7 @@ func (t *throttle) success(user, ip string) {
 }
 
 func (t *throttle) isTrusted(user, ip string, now time.Time) bool {
-	el, ok := t.trusted[user+"\x00"+ip]
+	el, ok := t.trusted[pairKey(user, ip)]
 	return ok && now.Sub(el.Value.(*trust).last) < trustTTL
 }
 

@@ -96,6 +96,16 @@ func TestThrottlePerUserAndIP(t *testing.T) {
 	}
 }
 
+func TestThrottleFoldsCase(t *testing.T) {
+	s, _, _ := throttledServer(t, nil)
+	for _, u := range []string{"alice", "Alice", "ALICE", "aLice", "alicE"} {
+		s.from("198.51.100.1", u, "wrong")
+	}
+	if resp := s.from("198.51.100.1", "AlIcE", "pw"); resp.StatusCode != 401 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("case variants escaped the pair bound: %d", resp.StatusCode)
+	}
+}
+
 func TestThrottleWindowExpires(t *testing.T) {
 	s, _, clock := throttledServer(t, nil)
 	for range 4 {
