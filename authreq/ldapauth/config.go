@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -51,7 +52,10 @@ type settings struct {
 	adminDN   *ldap.DN
 	userDN    *ldap.DN
 	hasGroups bool
+	nameAttr  string // attribute holding the user name ("uid"), "" if unknown
 }
+
+var filterAttrRE = regexp.MustCompile(`\(([A-Za-z][A-Za-z0-9-]*)=%s\)`)
 
 // Validate checks c without connecting; errors name the key as it appears
 // under `ldap:`.
@@ -156,6 +160,17 @@ func (c Config) validate() (*settings, error) {
 	}
 	if s.hasGroups && s.SearchBaseDistinguishedName == "" {
 		return nil, errors.New("ldap.searchBaseDistinguishedName: needed to check group membership")
+	}
+	// The attribute the user name is matched against, to report the
+	// directory's spelling of the name rather than the one typed.
+	if s.BindDN != "" {
+		if m := filterAttrRE.FindStringSubmatch(s.UserFilter); m != nil {
+			s.nameAttr = m[1]
+		}
+	} else if dn, err := ldap.ParseDN(strings.Replace(s.LookupBind, "%s", "x", 1)); err == nil && len(dn.RDNs) > 0 && len(dn.RDNs[0].Attributes) == 1 {
+		s.nameAttr = dn.RDNs[0].Attributes[0].Type
+	} else if err != nil {
+		return nil, fmt.Errorf("ldap.lookupBind: %v", err)
 	}
 	if s.tls, err = s.tlsConfig(u.Hostname()); err != nil {
 		return nil, err

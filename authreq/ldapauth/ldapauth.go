@@ -253,13 +253,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, user, password string)
 func (a *Authenticator) authenticate(c *ldap.Conn, user, password string) (Result, error) {
 	s := a.s
 	var dn string
+	var entry *ldap.Entry // the user's entry with userAttrs, when read
 	if s.BindDN != "" {
 		if err := a.bindService(c); err != nil {
 			return Result{}, err
 		}
 		filter := strings.Replace(s.UserFilter, "%s", ldap.EscapeFilter(user), 1)
 		sr, err := c.Search(ldap.NewSearchRequest(s.UserSearchBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
-			2, a.timeLimit(), false, filter, []string{"1.1"}, nil))
+			2, a.timeLimit(), false, filter, a.userAttrs(), nil))
 		if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
 			return Result{}, a.classify("user search", err)
 		}
@@ -267,13 +268,26 @@ func (a *Authenticator) authenticate(c *ldap.Conn, user, password string) (Resul
 			return Result{}, fmt.Errorf("%w: user not found, or not unique", ErrBadCredentials)
 		}
 		dn = sr.Entries[0].DN
+		entry = sr.Entries[0]
 	} else {
 		dn = strings.Replace(s.LookupBind, "%s", ldap.EscapeDN(user), 1)
 	}
 	if err := c.Bind(dn, password); err != nil {
 		return Result{}, a.classify("bind", err)
 	}
-	res := Result{User: user, DN: dn}
+	if entry == nil && a.needsEntry() {
+		// Direct bind: read the user's own entry for its name (and the
+		// group attribute). Not being allowed to is no reason to refuse.
+		sr, err := c.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+			1, a.timeLimit(), false, "(objectClass=*)", a.userAttrs(), nil))
+		if ldap.IsErrorWithCode(err, ldap.ErrorNetwork) {
+			return Result{}, err
+		}
+		if err == nil && len(sr.Entries) == 1 {
+			entry = sr.Entries[0]
+		}
+	}
+	res := Result{User: canonicalName(entry, s.nameAttr, user), DN: dn}
 	if s.SearchBaseDistinguishedName == "" {
 		return res, nil
 	}
@@ -285,13 +299,10 @@ func (a *Authenticator) authenticate(c *ldap.Conn, user, password string) (Resul
 	}
 	value := dn
 	if !strings.EqualFold(s.GroupAttribute, "dn") {
-		sr, err := c.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
-			1, a.timeLimit(), false, "(objectClass=*)", []string{s.GroupAttribute}, nil))
-		if err != nil {
-			return Result{}, a.classify("user entry", err)
-		}
-		if len(sr.Entries) == 1 {
-			value = sr.Entries[0].GetAttributeValue(s.GroupAttribute)
+		if entry != nil {
+			value = entry.GetAttributeValue(s.GroupAttribute)
+		} else {
+			value = ""
 		}
 		if value == "" {
 			return res, a.decideRole(&res, nil)
@@ -304,6 +315,42 @@ func (a *Authenticator) authenticate(c *ldap.Conn, user, password string) (Resul
 		return Result{}, a.classify("group search", err)
 	}
 	return res, a.decideRole(&res, sr.Entries)
+}
+
+// needsEntry tells whether anything is read from the user's entry: the
+// name attribute, or a group attribute other than the DN.
+func (a *Authenticator) needsEntry() bool {
+	return a.s.nameAttr != "" || !strings.EqualFold(a.s.GroupAttribute, "dn")
+}
+
+// userAttrs are the attributes read from the user's entry; "1.1" asks for
+// none.
+func (a *Authenticator) userAttrs() []string {
+	var attrs []string
+	if a.s.nameAttr != "" {
+		attrs = append(attrs, a.s.nameAttr)
+	}
+	if !strings.EqualFold(a.s.GroupAttribute, "dn") {
+		attrs = append(attrs, a.s.GroupAttribute)
+	}
+	if len(attrs) == 0 {
+		return []string{"1.1"}
+	}
+	return attrs
+}
+
+// canonicalName is the directory's spelling of the typed name: LDAP matches
+// "ALICE" to alice, and the upstream must see one user, not two.
+func canonicalName(entry *ldap.Entry, attr, typed string) string {
+	if entry == nil || attr == "" {
+		return typed
+	}
+	for _, v := range entry.GetAttributeValues(attr) {
+		if strings.EqualFold(v, typed) {
+			return v
+		}
+	}
+	return typed
 }
 
 func (a *Authenticator) decideRole(res *Result, groups []*ldap.Entry) error {

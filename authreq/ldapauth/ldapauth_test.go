@@ -71,6 +71,10 @@ func TestRolesAndGroups(t *testing.T) {
 			if _, err := a.Authenticate(ctx, "carol", "carol-pass"); !errors.Is(err, ErrNotInGroup) || !errors.Is(err, ErrBadCredentials) {
 				t.Errorf("carol in no group: %v", err)
 			}
+			// The directory's spelling of the name, not the typed one.
+			if res, err := a.Authenticate(ctx, "ALICE", "alice-pass"); err != nil || res.User != "alice" || res.Role != "admin" {
+				t.Errorf("ALICE: %+v %v", res, err)
+			}
 			if _, err := a.Authenticate(ctx, "alice", "wrong"); !errors.Is(err, ErrBadCredentials) {
 				t.Errorf("wrong password: %v", err)
 			}
