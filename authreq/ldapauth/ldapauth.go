@@ -265,6 +265,9 @@ func (a *Authenticator) authenticate(c *ldap.Conn, user, password string) (Resul
 			return Result{}, a.classify("user search", err)
 		}
 		if sr == nil || len(sr.Entries) != 1 {
+			// Bind anyway, to a DN that does not exist, so that an unknown
+			// user takes the round trip a wrong password takes.
+			c.Bind("cn=authreq-no-such-user,"+s.UserSearchBase, password)
 			return Result{}, fmt.Errorf("%w: user not found, or not unique", ErrBadCredentials)
 		}
 		dn = sr.Entries[0].DN
