@@ -65,5 +65,10 @@ func generateBcrypt(password []byte, cost int) (string, error) {
 	if err != nil {
 		return "", errors.New("bcrypt: " + strconv.Quote(err.Error()))
 	}
+	// x/crypto labels its output $2a$, but computes the corrected
+	// algorithm that $2b$ and $2y$ name. crypt_blowfish (Apache, nginx
+	// through libc) gives $2a$ a compatibility twist for passwords with
+	// 8-bit bytes, so label the hash as Apache does: $2y$.
+	b[2] = 'y'
 	return string(b), nil
 }

@@ -62,7 +62,7 @@ func (h *harness) run(stdin string, args ...string) result {
 		if strings.Contains(s, secretPassword) {
 			h.t.Errorf("output shows the password: %q", s)
 		}
-		if strings.Contains(s, "$2a$") || strings.Contains(s, "$apr1$") || strings.Contains(s, "$6$") {
+		if strings.Contains(s, "$2a$") || strings.Contains(s, "$2y$") || strings.Contains(s, "$apr1$") || strings.Contains(s, "$6$") {
 			h.t.Errorf("output shows a hash: %q", s)
 		}
 	}
