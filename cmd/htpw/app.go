@@ -25,8 +25,11 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	isTTY          func() bool                         // stdin is a terminal
-	readPassword   func(prompt string) ([]byte, error) // without echo
+	// isTTY tells whether there is a terminal to ask for a password:
+	// stdin, or the controlling terminal when stdin is busy carrying a
+	// Secret manifest (--secret -).
+	isTTY        func(stdinBusy bool) bool
+	readPassword func(prompt string, stdinBusy bool) ([]byte, error) // without echo
 }
 
 // exitErr carries an exit code and an optional hint line.

@@ -28,6 +28,7 @@ type harness struct {
 	tty    bool
 	typed  []string // answers to prompts, in order
 	asked  []string
+	busy   bool // the last isTTY call was told stdin carries a manifest
 	extEnv map[string]string
 }
 
@@ -45,8 +46,8 @@ func (h *harness) run(stdin string, args ...string) result {
 		stdout: &out,
 		stderr: &errb,
 		getenv: func(k string) string { return h.extEnv[k] },
-		isTTY:  func() bool { return h.tty },
-		readPassword: func(prompt string) ([]byte, error) {
+		isTTY:  func(busy bool) bool { h.busy = busy; return h.tty },
+		readPassword: func(prompt string, busy bool) ([]byte, error) {
 			h.asked = append(h.asked, prompt)
 			if len(h.typed) == 0 {
 				return nil, errors.New("EOF")
@@ -154,6 +155,20 @@ func TestPrompt(t *testing.T) {
 	if len(h.asked) != 1 {
 		t.Errorf("verify asked %d times", len(h.asked))
 	}
+}
+
+// With the manifest on stdin, the password is asked at the terminal.
+func TestPromptWithSecretOnStdin(t *testing.T) {
+	h := newHarness(t)
+	manifest, _ := os.ReadFile("testdata/secret-kubectl.yaml")
+	h.tty = true
+	h.typed = []string{secretPassword, secretPassword}
+	r := h.run(string(manifest), "add", "--secret", "-", "--cost", "4", "erin")
+	if r.code != 0 || !h.busy || len(h.asked) != 2 || !strings.Contains(r.stdout, "kind: Secret") {
+		t.Fatalf("%+v busy=%v asked=%q", r, h.busy, h.asked)
+	}
+	h.tty = false
+	h.want(h.run(string(manifest), "add", "--secret", "-", "frank"), 1, "no terminal")
 }
 
 func TestGenerate(t *testing.T) {

@@ -10,15 +10,41 @@ import (
 	"golang.org/x/term"
 )
 
+// terminal is where a password is asked for: stdin, or /dev/tty when stdin
+// carries a manifest, so that `kubectl get secret … | htpw add --secret -
+// alice | kubectl apply -f -` can still prompt.
+func terminal(stdinBusy bool) (*os.File, func(), error) {
+	if !stdinBusy {
+		return os.Stdin, func() {}, nil
+	}
+	f, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}
+
 func main() {
 	e := &env{
 		stdin:  os.Stdin,
 		stdout: os.Stdout,
 		stderr: os.Stderr,
 		getenv: os.Getenv,
-		isTTY:  func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
-		readPassword: func(prompt string) ([]byte, error) {
-			return readPasswordTTY(os.Stdin, os.Stderr, prompt)
+		isTTY: func(busy bool) bool {
+			f, done, err := terminal(busy)
+			if err != nil {
+				return false
+			}
+			defer done()
+			return term.IsTerminal(int(f.Fd()))
+		},
+		readPassword: func(prompt string, busy bool) ([]byte, error) {
+			f, done, err := terminal(busy)
+			if err != nil {
+				return nil, err
+			}
+			defer done()
+			return readPasswordTTY(f, os.Stderr, prompt)
 		},
 	}
 	os.Exit(run(context.Background(), os.Args, e))

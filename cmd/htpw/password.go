@@ -56,12 +56,13 @@ func passwordFlags(generate bool) []cli.Flag {
 
 // passwordSource says where a command's password comes from.
 type passwordSource struct {
-	stdin    bool
-	generate int // length; 0 when not generating
+	stdin     bool
+	generate  int  // length; 0 when not generating
+	stdinBusy bool // stdin carries a Secret manifest: prompt on the terminal
 }
 
 func newPasswordSource(cmd *cli.Command, t *target) (passwordSource, error) {
-	ps := passwordSource{stdin: cmd.Bool("stdin")}
+	ps := passwordSource{stdin: cmd.Bool("stdin"), stdinBusy: t != nil && t.secretPath == "-"}
 	if hasFlag(cmd, "generate") {
 		ps.generate, _ = cmd.Value("generate").(int)
 	}
@@ -83,17 +84,17 @@ func (ps passwordSource) read(e *env, confirm bool) ([]byte, error) {
 	case ps.stdin:
 		return readLine(e)
 	}
-	if !e.isTTY() {
+	if !e.isTTY(ps.stdinBusy) {
 		return nil, withHint(errors.New("no terminal to ask for the password"), "pass it on standard input with --stdin, or use --generate")
 	}
-	pw, err := e.readPassword("password: ")
+	pw, err := e.readPassword("password: ", ps.stdinBusy)
 	if err != nil {
 		return nil, fmt.Errorf("reading password: %w", err)
 	}
 	if !confirm {
 		return pw, nil
 	}
-	again, err := e.readPassword("retype password: ")
+	again, err := e.readPassword("retype password: ", ps.stdinBusy)
 	if err != nil {
 		return nil, fmt.Errorf("reading password: %w", err)
 	}

@@ -152,13 +152,13 @@ func TestParallelAdds(t *testing.T) {
 	}
 }
 
-// The prompt on a real terminal, through script(1)'s pseudo-terminal. Each
-// answer is typed only once its prompt shows, when echo is off, as a person
-// would.
-func TestTerminalPrompt(t *testing.T) {
+// typeAtPrompts runs a shell command under script(1)'s pseudo-terminal and
+// types secretPassword at each of the two prompts once it shows, when echo
+// is off, as a person would. It returns what the terminal showed.
+func typeAtPrompts(t *testing.T, command string) string {
+	t.Helper()
 	script := realtest.Need(t, "script")
-	file := filepath.Join(t.TempDir(), "htpasswd")
-	cmd := exec.Command(script, "-qec", htpwBin+" add -f "+file+" --cost 4 alice", "/dev/null")
+	cmd := exec.Command(script, "-qec", command, "/dev/null")
 	stdin, _ := cmd.StdinPipe()
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
@@ -199,7 +199,25 @@ func TestTerminalPrompt(t *testing.T) {
 	if strings.Contains(out, secretPassword) {
 		t.Errorf("password echoed: %q", out)
 	}
+	return out
+}
+
+// The prompt on a real terminal.
+func TestTerminalPrompt(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	typeAtPrompts(t, htpwBin+" add -f "+file+" --cost 4 alice")
 	if out, code := htpw(t, secretPassword+"\n", "verify", "-f", file, "--stdin", "alice"); code != 0 {
 		t.Errorf("verify: %s", out)
+	}
+}
+
+// DESIGN's pipeline: the manifest on stdin, the password asked at the
+// terminal, the new manifest on stdout.
+func TestTerminalPromptWithSecretPipe(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.yaml")
+	typeAtPrompts(t, "cat testdata/secret-kubectl.yaml | "+htpwBin+" add --secret - --cost 4 bob > "+out)
+	if o, code := htpw(t, secretPassword+"\n", "verify", "--secret", out, "--stdin", "bob"); code != 0 {
+		t.Errorf("verify in the piped manifest: %s", o)
 	}
 }
