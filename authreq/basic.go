@@ -12,14 +12,13 @@ import (
 // credentials are far shorter.
 const maxAuthHeader = 4096
 
-// credentials reads Basic credentials from Authorization, or from
-// Proxy-Authorization when Authorization is absent. present reports whether
-// any such header was sent, to tell "none" from "malformed" in the log.
+// credentials reads Basic credentials from Authorization only. Never from
+// Proxy-Authorization: nginx forwards that header to the upstream, so a
+// password accepted there would travel on to MLflow. present reports
+// whether Authorization was sent, to tell "none" from "malformed" in the
+// log.
 func credentials(r *http.Request) (user, password string, present, ok bool) {
 	h := r.Header.Get("Authorization")
-	if h == "" {
-		h = r.Header.Get("Proxy-Authorization")
-	}
 	if h == "" {
 		return "", "", false, false
 	}

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -144,6 +145,7 @@ type seen struct {
 	Groups        string `json:"x_groups"`
 	Role          string `json:"x_role"`
 	Authorization bool   `json:"authorization_forwarded"`
+	ProxyAuth     bool   `json:"proxy_authorization_forwarded"`
 	BodyBytes     int64  `json:"body_bytes"`
 }
 
@@ -191,6 +193,16 @@ func TestThroughNginx(t *testing.T) {
 	// A spoofed X-User without credentials gets nothing.
 	if resp, _ := s.get(t, "GET", "/", "", "", map[string]string{"X-User": "alice"}, ""); resp.StatusCode != 401 {
 		t.Errorf("X-User alone: %d", resp.StatusCode)
+	}
+	// Proxy-Authorization is not a way in, and never reaches the upstream:
+	// nginx would forward it, password and all.
+	proxyAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:alice-pw"))
+	if resp, _ := s.get(t, "GET", "/", "", "", map[string]string{"Proxy-Authorization": proxyAuth}, ""); resp.StatusCode != 401 {
+		t.Errorf("Proxy-Authorization alone: %d", resp.StatusCode)
+	}
+	resp, sn = s.get(t, "GET", "/", "alice", "alice-pw", map[string]string{"Proxy-Authorization": proxyAuth}, "")
+	if resp.StatusCode != 200 || sn.ProxyAuth || sn.Authorization {
+		t.Errorf("Proxy-Authorization forwarded: %d %+v", resp.StatusCode, sn)
 	}
 	// The body goes to the upstream, not to authreq.
 	body := strings.Repeat("x", 100000)

@@ -22,6 +22,7 @@ type seen struct {
 	Groups        string `json:"x_groups"`
 	Role          string `json:"x_role"`
 	Authorization bool   `json:"authorization_forwarded"`
+	ProxyAuth     bool   `json:"proxy_authorization_forwarded"`
 	BodyBytes     int64  `json:"body_bytes"`
 }
 
@@ -31,7 +32,8 @@ func main() {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, _ := r.Body.Read(make([]byte, 1<<20))
 		s := seen{Path: r.URL.RequestURI(), Method: r.Method, User: r.Header.Get("X-User"), AuthUser: r.Header.Get("X-Auth-Request-User"),
-			Groups: r.Header.Get("X-Groups"), Role: r.Header.Get("X-Role"), Authorization: r.Header.Get("Authorization") != "", BodyBytes: int64(n)}
+			Groups: r.Header.Get("X-Groups"), Role: r.Header.Get("X-Role"), Authorization: r.Header.Get("Authorization") != "",
+			ProxyAuth: r.Header.Get("Proxy-Authorization") != "", BodyBytes: int64(n)}
 		if strings.Contains(r.Header.Get("Accept"), "text/html") {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			fmt.Fprintf(w, "<!doctype html><title>demo upstream</title><h1>Hello, %s</h1><p>This page stands in for MLflow. nginx asked authreq, which said you are <b>%s</b>; you asked for <code>%s</code>.</p>\n",
