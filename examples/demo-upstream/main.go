@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"html"
+	"io"
 	"log"
 	"net/http"
 	"strings"
@@ -30,10 +31,13 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:8081", "listen address")
 	flag.Parse()
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, _ := r.Body.Read(make([]byte, 1<<20))
+		// Read the whole body, as a real upstream does: answering with part
+		// of it unread makes Go close the connection under nginx, which
+		// then reports 502.
+		n, _ := io.Copy(io.Discard, r.Body)
 		s := seen{Path: r.URL.RequestURI(), Method: r.Method, User: r.Header.Get("X-User"), AuthUser: r.Header.Get("X-Auth-Request-User"),
 			Groups: r.Header.Get("X-Groups"), Role: r.Header.Get("X-Role"), Authorization: r.Header.Get("Authorization") != "",
-			ProxyAuth: r.Header.Get("Proxy-Authorization") != "", BodyBytes: int64(n)}
+			ProxyAuth: r.Header.Get("Proxy-Authorization") != "", BodyBytes: n}
 		if strings.Contains(r.Header.Get("Accept"), "text/html") {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			fmt.Fprintf(w, "<!doctype html><title>demo upstream</title><h1>Hello, %s</h1><p>This page stands in for MLflow. nginx asked authreq, which said you are <b>%s</b>; you asked for <code>%s</code>.</p>\n",
