@@ -20,7 +20,7 @@ func TestAuditEveryDecision(t *testing.T) {
 		s.from("198.51.100.2", "alice", pw)
 	}
 	s.from("198.51.100.2", "alice", pw, "X-Request-ID", "r-throttled")
-	s.backends = chain{downBackend{}}
+	s.use(downBackend{})
 	s.from("198.51.100.3", "bob", pw, "X-Request-ID", "r-error")
 
 	data, err := os.ReadFile(filepath.Join(s.dir, "audit.log"))
@@ -79,8 +79,7 @@ func TestMetricsAfterSequence(t *testing.T) {
 		"authreq_cache_misses_total":                                 "7",
 		"authreq_cache_entries":                                      "1",
 		"authreq_request_duration_seconds_count":                     "10",
-		`authreq_backend_duration_seconds_count{backend="htpasswd"}`: "1",
-		`authreq_backend_duration_seconds_count{backend="none"}`:     "5",
+		`authreq_backend_duration_seconds_count{backend="htpasswd"}`: "6", // every check, right or wrong
 		"authreq_throttle_entries":                                   "4", // pair, IP and user of the failures; one trusted pair
 		"authreq_reload_errors_total":                                "0",
 	}

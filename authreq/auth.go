@@ -44,22 +44,21 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 	id, hit := s.cache.Get(key)
 	if hit {
 		s.metrics.cacheHits.Inc()
+		// Cached answers skip the throttle: they were right already, and
+		// whoever shares an address with a guesser keeps working. They
+		// still mark the address as one this user works from.
+		s.throttle.seen(user, rec.ClientIP)
 	} else {
 		s.metrics.cacheMisses.Inc()
-		// Cached answers skip the throttle: they were right already, and
-		// whoever shares an address with a guesser keeps working.
-		if ok, retry, scope := s.throttle.allow(user, rec.ClientIP); !ok {
-			rec.Decision, rec.Reason = decisionThrottled, "too many failures ("+scope+")"
-			s.metrics.throttled.WithLabelValues(scope).Inc()
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
+		res := s.check(r.Context(), key, user, password, rec.ClientIP)
+		switch err := res.err; {
+		case res.throttled:
+			rec.Decision, rec.Reason = decisionThrottled, "too many failures ("+res.scope+")"
+			s.metrics.throttled.WithLabelValues(res.scope).Inc()
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(res.retry.Seconds())))))
 			s.challenge(w)
 			return
-		}
-		var err error
-		id, err = s.verify(r.Context(), key, user, password)
-		switch {
 		case errors.Is(err, ErrBadCredentials):
-			s.throttle.failure(user, rec.ClientIP)
 			rec.Decision, rec.Reason = decisionDeny, "bad credentials"
 			s.challenge(w)
 			return
@@ -73,9 +72,7 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "authentication unavailable", http.StatusServiceUnavailable)
 			return
 		}
-	}
-	if !hit {
-		s.throttle.success(user, rec.ClientIP)
+		id = res.id
 	}
 	rec.Decision, rec.Backend, rec.Role, rec.CacheHit = decisionAllow, id.Backend, id.Role, hit
 	h.Set(s.cfg.Headers.User, id.User)
@@ -89,32 +86,53 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// verify runs a password check in the bounded pool. Identical concurrent
-// checks (same HMAC key) share one run; the result is cached unless the
-// files changed meanwhile.
-func (s *Server) verify(ctx context.Context, key cacheKey, user, password string) (Identity, error) {
+// checked is the outcome of one password check, shared by the identical
+// requests that waited for it.
+type checked struct {
+	id        Identity
+	err       error
+	throttled bool
+	retry     time.Duration
+	scope     string
+}
+
+// check decides cold credentials: throttle, then the backends. Identical
+// concurrent requests (same credentials, same client address, same
+// generation of the user tables) share one run, which takes one throttle
+// reservation and counts at most one failure: N copies of one guess are one
+// guess. The generation is in the key so that a request arriving after a
+// reload never joins a check that started against the old tables; the
+// result is cached unless the tables changed meanwhile.
+func (s *Server) check(ctx context.Context, key cacheKey, user, password, ip string) checked {
 	gen := s.cache.Gen()
+	var fk strings.Builder
+	fk.Write(key[:])
+	fk.WriteString(strconv.FormatUint(gen, 10))
+	fk.WriteByte(0)
+	fk.WriteString(ip)
 	// The shared run must not die with whichever request started it.
 	ctx = context.WithoutCancel(ctx)
-	v, err, _ := s.flight.Do(string(key[:]), func() (any, error) {
-		release, err := s.pool.acquire(ctx)
-		if err != nil {
-			return Identity{}, err
+	v, _, _ := s.flight.Do(fk.String(), func() (any, error) {
+		// Reserve before verifying: in-flight checks count against the
+		// budgets, so concurrent guesses cannot all pass a check made
+		// before any of them failed.
+		resv, ok, retry, scope := s.throttle.reserve(user, ip)
+		if !ok {
+			return checked{throttled: true, retry: retry, scope: scope}, nil
 		}
-		defer release()
-		start := time.Now()
 		id, err := s.backends.Authenticate(ctx, user, password)
-		backend := id.Backend
-		if backend == "" {
-			backend = "none"
-		}
-		s.metrics.backendDuration.WithLabelValues(backend).Observe(time.Since(start).Seconds())
-		if err == nil {
+		switch {
+		case err == nil:
+			resv.Done(outcomeSuccess)
 			s.cache.Put(key, id, gen)
+		case errors.Is(err, ErrBadCredentials):
+			resv.Done(outcomeFailure)
+		default:
+			resv.Done(outcomeUndecided)
 		}
-		return id, err
+		return checked{id: id, err: err}, nil
 	})
-	return v.(Identity), err
+	return v.(checked)
 }
 
 func (s *Server) challenge(w http.ResponseWriter) {

@@ -2,10 +2,15 @@ package authreq
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -16,10 +21,19 @@ import (
 // so readers never lock.
 type table struct {
 	users map[string]htpasswd.Entry
-	// dummy is checked for unknown users: the hash of the best-protected
-	// user (strongest scheme, highest cost), so that a miss costs what a
-	// wrong password for that user costs. The result is thrown away.
-	dummy htpasswd.Hash
+	// decoys are checked for a name that has no usable hash: one hash of
+	// each cost class (scheme and cost) found in the files, weighted by how
+	// many users have it. A keyed hash of the name picks the class, so an
+	// unknown name costs what a real user's check costs, in the files' own
+	// mix, and the same name always costs the same. The result is thrown
+	// away.
+	decoys []decoy
+}
+
+type decoy struct {
+	class  string // scheme and cost
+	hash   htpasswd.Hash
+	weight float64 // users in this class
 }
 
 // htpasswdBackend checks passwords against one or more htpasswd files.
@@ -28,6 +42,7 @@ type htpasswdBackend struct {
 	rejectWeak bool
 	log        *slog.Logger
 	tab        atomic.Pointer[table]
+	decoyKey   []byte     // random for the life of the process: picks an unknown name's decoy
 	mu         sync.Mutex // one reload at a time
 	// changed is told which users' hashes changed or vanished in a reload.
 	changed func(users []string)
@@ -37,7 +52,8 @@ type htpasswdBackend struct {
 
 var _ Backend = (*htpasswdBackend)(nil)
 
-// fallbackDummy stands in when no file has a usable hash.
+// fallbackDummy stands in when no file has a usable hash: bcrypt at the
+// cost htpw writes.
 var fallbackDummy = func() htpasswd.Hash {
 	pw := make([]byte, 16)
 	rand.Read(pw)
@@ -47,7 +63,9 @@ var fallbackDummy = func() htpasswd.Hash {
 }
 
 func newHtpasswdBackend(files []string, rejectWeak bool, log *slog.Logger) (*htpasswdBackend, error) {
-	b := &htpasswdBackend{files: files, rejectWeak: rejectWeak, log: log, changed: func([]string) {}, reloaded: func(error) {}}
+	b := &htpasswdBackend{files: files, rejectWeak: rejectWeak, log: log, changed: func([]string) {}, reloaded: func(error) {},
+		decoyKey: make([]byte, 32)}
+	rand.Read(b.decoyKey)
 	t, err := b.load()
 	if err != nil {
 		return nil, err
@@ -63,7 +81,7 @@ func (b *htpasswdBackend) Close() error { return nil }
 // load reads every file; the first file listed wins for a user in several.
 func (b *htpasswdBackend) load() (*table, error) {
 	t := &table{users: make(map[string]htpasswd.Entry)}
-	var strongest htpasswd.Hash
+	classes := make(map[string]int) // class → index in t.decoys
 	for _, path := range b.files {
 		f, err := htpasswd.ReadFile(path)
 		if err != nil {
@@ -81,44 +99,57 @@ func (b *htpasswdBackend) load() (*table, error) {
 				e.Parsed = nil
 				e.HashErr = errors.New("weak hash scheme refused")
 			default:
-				if stronger(e.Parsed, strongest) {
-					strongest = e.Parsed
+				class := string(e.Parsed.Scheme()) + "/" + strconv.Itoa(e.Parsed.Cost())
+				i, ok := classes[class]
+				if !ok {
+					i = len(t.decoys)
+					classes[class] = i
+					t.decoys = append(t.decoys, decoy{class: class, hash: e.Parsed})
 				}
+				t.decoys[i].weight++
 			}
 			t.users[e.User] = e
 		}
 	}
-	t.dummy = strongest
-	if t.dummy == nil {
-		t.dummy = fallbackDummy()
+	if len(t.decoys) == 0 {
+		t.decoys = []decoy{{class: "fallback", hash: fallbackDummy(), weight: 1}}
 	}
 	return t, nil
 }
 
-var schemeRank = map[htpasswd.Scheme]int{
-	htpasswd.Bcrypt: 5, htpasswd.SHA512Crypt: 4, htpasswd.SHA256Crypt: 3,
-	htpasswd.APR1: 2, htpasswd.MD5Crypt: 2, htpasswd.DESCrypt: 1,
-}
-
-func stronger(a, b htpasswd.Hash) bool {
-	if b == nil {
-		return true
+// decoyFor picks the decoy an unknown name is checked against, by weighted
+// rendezvous hashing over a keyed hash of the name: the choice follows the
+// files' mix of cost classes, cannot be predicted without the key, and for
+// most names survives a reload that changes the mix a little.
+func (b *htpasswdBackend) decoyFor(t *table, user string) htpasswd.Hash {
+	best, bestScore := 0, math.Inf(1)
+	for i, d := range t.decoys {
+		m := hmac.New(sha256.New, b.decoyKey)
+		m.Write([]byte(d.class))
+		m.Write([]byte{0})
+		m.Write([]byte(user))
+		sum := m.Sum(nil)
+		// u is uniform in (0, 1]; -ln(u)/weight is exponential with rate
+		// weight, and the smallest of them falls on class i with
+		// probability weight_i / Σ weight.
+		u := (float64(binary.BigEndian.Uint64(sum)>>11) + 1) / (1 << 53)
+		if score := -math.Log(u) / d.weight; score < bestScore {
+			best, bestScore = i, score
+		}
 	}
-	ra, rb := schemeRank[a.Scheme()], schemeRank[b.Scheme()]
-	if ra != rb {
-		return ra > rb
-	}
-	return a.Cost() > b.Cost()
+	return t.decoys[best].hash
 }
 
 // Authenticate checks password; an unknown user or an unusable hash costs a
-// check of the dummy hash, so timing does not tell which users exist.
+// check of a decoy hash, so timing does not tell which users exist. A
+// wrong password for a user with a usable hash is a definite no; a name
+// without one is ErrUnknownUser, for a later backend to decide.
 func (b *htpasswdBackend) Authenticate(_ context.Context, user, password string) (Identity, error) {
 	t := b.tab.Load()
 	e, ok := t.users[user]
 	if !ok || e.Parsed == nil {
-		t.dummy.Verify([]byte(password))
-		return Identity{}, fmt.Errorf("%w: no such user or unusable hash", ErrBadCredentials)
+		b.decoyFor(t, user).Verify([]byte(password))
+		return Identity{}, fmt.Errorf("%w: no usable hash in the htpasswd files", ErrUnknownUser)
 	}
 	if !e.Parsed.Verify([]byte(password)) {
 		return Identity{}, fmt.Errorf("%w: wrong password", ErrBadCredentials)
@@ -126,16 +157,17 @@ func (b *htpasswdBackend) Authenticate(_ context.Context, user, password string)
 	return Identity{User: user, Backend: "htpasswd"}, nil
 }
 
-// reload re-reads the files. A failure, or an empty result where the old
-// table had users (a truncated file caught mid-write), keeps the old table.
+// reload re-reads the files. A file that cannot be read (vanished, no
+// permission) or does not parse keeps the old table: that is a broken
+// deployment, not an edit. A valid file takes effect whatever it holds, no
+// users at all included, so that deleting the last user revokes it. A file
+// caught half-written by an in-place editor fails closed for a moment and
+// is loaded whole by the reload that its next write triggers.
 func (b *htpasswdBackend) reload(why string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	old := b.tab.Load()
 	t, err := b.load()
-	if err == nil && len(t.users) == 0 && len(old.users) > 0 {
-		err = fmt.Errorf("files parse to no users while %d were loaded; keeping them", len(old.users))
-	}
 	if err != nil {
 		b.log.Error("htpasswd: reload failed; keeping the previous users", "trigger", why, "error", err.Error())
 		b.reloaded(err)
@@ -151,7 +183,11 @@ func (b *htpasswdBackend) reload(why string) error {
 	if len(changed) > 0 {
 		b.changed(changed)
 	}
-	b.log.Info("htpasswd: reloaded", "trigger", why, "users", len(t.users), "changed", len(changed))
+	if len(t.users) == 0 {
+		b.log.Warn("htpasswd: reloaded; the files hold no users now, so no one logs in through them", "trigger", why, "changed", len(changed))
+	} else {
+		b.log.Info("htpasswd: reloaded", "trigger", why, "users", len(t.users), "changed", len(changed))
+	}
 	b.reloaded(nil)
 	return nil
 }

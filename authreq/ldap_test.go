@@ -1,6 +1,11 @@
 package authreq
 
 import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,20 +56,96 @@ func TestLDAPThroughService(t *testing.T) {
 	}
 
 	// The directory goes down: cached users keep working, others get 503
-	// (nginx: 500), never 401; readiness says why; local users still work.
+	// (nginx: 500), never 401; local users still work; the instance stays
+	// ready (it still serves them) and says the directory is degraded;
+	// only the strict probe fails.
 	d.Stop()
 	check("alice", "alice-pass", answer{200, "alice", "test-admin,test-user", "admin"})
 	check("bob", "wrong-while-down", answer{503, "", "", ""})
 	check("local", "local-pw", answer{200, "local", "", ""})
-	if code := s.do("GET", "/readyz", nil).StatusCode; code != 503 {
-		t.Errorf("readyz while the directory is down: %d", code)
+	ready := func(path string) (int, readiness) {
+		resp := s.do("GET", path, nil)
+		var body readiness
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+		return resp.StatusCode, body
+	}
+	if code, body := ready("/readyz"); code != 200 || body.Status != "degraded" || body.Backends["htpasswd"] != "ok" ||
+		!strings.HasPrefix(body.Backends["ldap"], "degraded: ") {
+		t.Errorf("readyz while the directory is down: %d %+v", code, body)
+	}
+	if code, _ := ready("/readyz?strict=true"); code != 503 {
+		t.Errorf("strict readyz while the directory is down: %d", code)
+	}
+	// A wrong password for a local (break-glass) user is a definite no,
+	// whatever the directory's state: a counted 401, not a 503 that never
+	// counts, so guessing stops at the budget.
+	for i := range 5 {
+		resp := s.do("GET", "/auth", map[string]string{"Authorization": basic("local", fmt.Sprint("guess-", i))})
+		if resp.StatusCode != 401 || resp.Header.Get("Retry-After") != "" {
+			t.Errorf("guess %d for a local user with the directory down: %d", i, resp.StatusCode)
+		}
+	}
+	if resp := s.do("GET", "/auth", map[string]string{"Authorization": basic("local", "guess-5")}); resp.StatusCode != 401 || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("sixth guess not throttled: %d %v", resp.StatusCode, resp.Header)
 	}
 	d.Start()
 	realtest.Eventually(t, 15*time.Second, "readiness after the directory returns", func() bool {
-		return s.do("GET", "/readyz", nil).StatusCode == 200
+		code, body := ready("/readyz?strict=true")
+		return code == 200 && body.Status == "ok"
 	})
 	check("bob", "bob-pass", answer{200, "bob", "test-user", "user"})
 	if v := s.metric("authreq_ldap_dial_errors_total"); v == "" || v == "0" {
 		t.Errorf("dial errors not counted: %q", v)
 	}
+}
+
+// A directory that hangs (accepts connections, answers nothing) holds its
+// checks for the whole timeout; they must not hold the CPU slots that
+// htpasswd checks need, or break-glass logins wait with them. Readiness
+// stays 200 and names the directory degraded.
+func TestHangingDirectory(t *testing.T) {
+	const base = "dc=mlflow,dc=test"
+	d := realtest.StartSlapd(t, base, "ldapauth/testdata/mlflow.ldif")
+	s := newTestServer(t, map[string]string{"local": "local-pw"}, func(c *Config) {
+		c.VerifyWorkers = 1
+		c.VerifyQueueTimeout = Duration(10 * time.Second)
+		l := &c.LDAP
+		l.Enabled = true
+		l.URI = d.LDAPSURL + "/" + base
+		l.LookupBind = "uid=%s,ou=people," + base
+		l.TrustedCACertificateFile = d.CA.CertFile
+		l.Timeout = Duration(3 * time.Second)
+		l.PoolSize = 4
+	})
+	if code := s.status("bob", "bob-pass"); code != 200 {
+		t.Fatalf("bob before the hang: %d", code)
+	}
+	d.Pause()
+	defer d.Resume()
+	var ldapDone atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.status("bob", fmt.Sprint("cold-", i)) // hangs in the directory
+			ldapDone.Add(1)
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // let them reach the directory
+	start := time.Now()
+	code := s.status("local", "local-pw")
+	if code != 200 || ldapDone.Load() != 0 {
+		t.Errorf("break-glass login while the directory hangs: %d after %v, %d directory checks finished first", code, time.Since(start), ldapDone.Load())
+	}
+	realtest.Eventually(t, 10*time.Second, "hanging directory seen as degraded", func() bool {
+		resp := s.do("GET", "/readyz", nil)
+		var body readiness
+		json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode == 200 && strings.HasPrefix(body.Backends["ldap"], "degraded: ") &&
+			s.do("GET", "/readyz?strict=1", nil).StatusCode == 503
+	})
+	wg.Wait()
 }

@@ -33,7 +33,7 @@ func newMetrics(cacheLen, throttleLen func() float64) *metrics {
 			Help:    "Time to answer an /auth request.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}),
 		backendDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "backend_duration_seconds",
-			Help:    "Time of a password check by a backend (cache misses only).",
+			Help:    "Time of one password check by a backend, right or wrong (cache misses only).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"backend"}),
 		cacheHits:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "cache_hits_total", Help: "Requests answered from the verification cache."}),
 		cacheMisses: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "cache_misses_total", Help: "Requests that needed a password check."}),

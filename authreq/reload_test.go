@@ -98,8 +98,8 @@ func TestReloadKeepsUsersOnBadFile(t *testing.T) {
 		break_ func(s *testServer)
 	}{
 		{"structural error", func(s *testServer) { os.WriteFile(s.file, []byte("alice:x\nno colon on line two\n"), 0o640) }},
-		{"emptied", func(s *testServer) { os.WriteFile(s.file, nil, 0o640) }},
 		{"deleted", func(s *testServer) { os.Remove(s.file) }},
+		{"unreadable", func(s *testServer) { os.Remove(s.file); os.Mkdir(s.file, 0o755) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newTestServer(t, map[string]string{"alice": "pw"}, nil)
@@ -112,10 +112,33 @@ func TestReloadKeepsUsersOnBadFile(t *testing.T) {
 				t.Error("not ready while serving the previous users")
 			}
 			// A good file afterwards loads normally.
+			os.RemoveAll(s.file)
 			os.WriteFile(s.file, []byte("bob:"+hashOf(t, "b")+"\n"), 0o640)
 			realtest.Eventually(t, 5*time.Second, "recovery", func() bool { return s.status("bob", "b") == 200 })
 			if s.status("alice", "pw") != 401 {
 				t.Error("removed user still works")
+			}
+		})
+	}
+}
+
+// A valid file that holds no users — the last one deleted, or only
+// comments left — takes effect: deleting the last user revokes it.
+func TestReloadEmptyFileRevokes(t *testing.T) {
+	for name, content := range map[string]string{
+		"empty":         "",
+		"comments only": "# alice left the team\n\n# bob too\n",
+		"blank lines":   "\n \n\t\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newTestServer(t, map[string]string{"alice": "pw"}, nil)
+			if s.status("alice", "pw") != 200 {
+				t.Fatal("alice cannot log in")
+			}
+			os.WriteFile(s.file, []byte(content), 0o640)
+			realtest.Eventually(t, 5*time.Second, "revocation", func() bool { return s.status("alice", "pw") == 401 })
+			if got := s.metric("authreq_reload_errors_total"); got != "0" {
+				t.Errorf("reload errors %s", got)
 			}
 		})
 	}

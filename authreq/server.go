@@ -6,11 +6,13 @@
 package authreq
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,7 +28,8 @@ type Server struct {
 	htp      *htpasswdBackend // nil without htpasswd files
 	watch    *watcher
 	cache    *cache
-	pool     *verifyPool
+	pool     *verifyPool // CPU-bound hash checks: one slot per core
+	netPool  *verifyPool // directory checks, which wait on the network
 	throttle *throttle
 	flight   singleflight.Group
 	audit    *auditLog
@@ -49,6 +52,10 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	s.throttle = newThrottle(cfg.RateLimit, func() time.Time { return s.now() })
 	s.metrics = newMetrics(func() float64 { return float64(s.cache.Len()) }, func() float64 { return float64(s.throttle.Len()) })
 	s.pool = newVerifyPool(cfg.workers(), cfg.VerifyQueueTimeout.D())
+	s.netPool = newVerifyPool(max(1, cfg.LDAP.PoolSize), cfg.VerifyQueueTimeout.D())
+	s.backends.observe = func(backend string, d time.Duration) {
+		s.metrics.backendDuration.WithLabelValues(backend).Observe(d.Seconds())
+	}
 	audit, err := openAudit(cfg.Audit.Output)
 	if err != nil {
 		return nil, err
@@ -65,7 +72,7 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		b.changed = s.cache.DropUsers
 		b.reloaded = s.metrics.reloaded
 		s.htp = b
-		s.backends = append(s.backends, b)
+		s.backends.add(b, s.pool)
 		w.start(b.reload)
 		s.watch = w
 	}
@@ -75,7 +82,7 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 			s.Close()
 			return nil, err
 		}
-		s.backends = append(s.backends, b)
+		s.backends.add(b, s.netPool)
 	}
 	return s, nil
 }
@@ -85,12 +92,7 @@ func (s *Server) Close() error {
 	if s.watch != nil {
 		s.watch.Close()
 	}
-	var errs []error
-	for _, b := range s.backends {
-		errs = append(errs, b.Close())
-	}
-	errs = append(errs, s.audit.Close())
-	return errors.Join(errs...)
+	return errors.Join(s.backends.Close(), s.audit.Close())
 }
 
 // Reload re-reads the htpasswd files now (SIGHUP) and reopens a file audit
@@ -116,16 +118,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/healthz":
 		io.WriteString(w, "ok\n")
 	case p == "/readyz":
-		for _, b := range s.backends {
-			if err := b.Ready(); err != nil {
-				http.Error(w, b.Name()+": "+err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-		}
-		io.WriteString(w, "ready\n")
+		s.serveReady(w, r)
 	case p == "/metrics" && s.cfg.MetricsListen == "":
 		s.MetricsHandler().ServeHTTP(w, r)
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// readiness is /readyz's body.
+type readiness struct {
+	Status   string            `json:"status"`   // ok, degraded
+	Backends map[string]string `json:"backends"` // name → ok, or "degraded: why"
+}
+
+// serveReady answers 200 once the instance can answer — New has read every
+// file, so from the first request on — even with a backend down: a probe
+// that fails on a shared directory's outage would take every replica out
+// of the Service at once, and with them the cached and break-glass users
+// that are still served. The body names each backend's state; with
+// ?strict=true a backend that is down or hanging makes it a 503, for
+// monitors and alerts.
+func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
+	res := readiness{Status: "ok", Backends: make(map[string]string)}
+	for _, b := range s.backends.links {
+		state := "ok"
+		if err := b.Ready(); err != nil {
+			state, res.Status = "degraded: "+err.Error(), "degraded"
+		}
+		res.Backends[b.Name()] = state
+	}
+	code := http.StatusOK
+	if strict, _ := strconv.ParseBool(r.URL.Query().Get("strict")); strict && res.Status != "ok" {
+		code = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(res)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -159,7 +160,7 @@ func TestEndpoints(t *testing.T) {
 		"authreq_cache_misses_total 2",
 		"authreq_cache_entries 1",
 		"authreq_request_duration_seconds_count 4",
-		`authreq_backend_duration_seconds_count{backend="htpasswd"} 1`,
+		`authreq_backend_duration_seconds_count{backend="htpasswd"} 2`,
 		"authreq_build_info{",
 	} {
 		if !strings.Contains(string(body), want) {
@@ -286,7 +287,7 @@ func (b *countingBackend) Authenticate(_ context.Context, user, pw string) (Iden
 func TestSingleflightAndCache(t *testing.T) {
 	s := newTestServer(t, map[string]string{"x": "y"}, nil)
 	b := &countingBackend{gate: make(chan struct{})}
-	s.backends = chain{b}
+	s.use(b)
 	var wg sync.WaitGroup
 	codes := make(chan int, 20)
 	for range 20 {
@@ -331,7 +332,7 @@ func TestPoolTimeoutFailsClosed(t *testing.T) {
 		c.VerifyQueueTimeout = Duration(50 * time.Millisecond)
 	})
 	b := &countingBackend{gate: make(chan struct{})}
-	s.backends = chain{b}
+	s.use(b)
 	done := make(chan int)
 	go func() {
 		done <- s.do("GET", "/auth", map[string]string{"Authorization": basic("slow", "pw")}).StatusCode
@@ -356,7 +357,7 @@ func TestPoolTimeoutFailsClosed(t *testing.T) {
 // An outage of a later backend is a 503, not a 401.
 func TestChainFailsClosed(t *testing.T) {
 	s := newTestServer(t, map[string]string{"local": "pw"}, nil)
-	s.backends = append(s.backends, downBackend{})
+	s.backends.add(downBackend{}, s.netPool)
 	if resp := s.do("GET", "/auth", map[string]string{"Authorization": basic("local", "pw")}); resp.StatusCode != 200 {
 		t.Errorf("local user with the directory down: %d", resp.StatusCode)
 	}
@@ -374,26 +375,52 @@ func (downBackend) Authenticate(context.Context, string, string) (Identity, erro
 	return Identity{}, ErrUnavailable
 }
 
-func TestDummyIsStrongestHash(t *testing.T) {
+// Unknown names cost what real users cost, in the file's own mix of
+// schemes: with mostly apr1 users, most unknown names are checked against
+// apr1 (0.2 ms), not all against the one bcrypt hash (tens of ms), which
+// would tell them from real users at a glance. The same name always gets
+// the same decoy.
+func TestDecoysFollowTheFilesMix(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "htpasswd")
-	apr, _ := htpasswd.Generate(htpasswd.APR1, []byte("a"), 0)
+	var b strings.Builder
+	for i := range 9 {
+		h, _ := htpasswd.Generate(htpasswd.APR1, []byte("a"), 0)
+		fmt.Fprintf(&b, "apr%d:%s\n", i, h)
+	}
 	b5, _ := htpasswd.Generate(htpasswd.Bcrypt, []byte("b"), 5)
 	b4, _ := htpasswd.Generate(htpasswd.Bcrypt, []byte("c"), 4)
-	os.WriteFile(file, []byte("a:"+apr+"\nb:"+b5+"\nc:"+b4+"\nd:garbage\n"), 0o600)
-	b, err := newHtpasswdBackend([]string{file}, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	fmt.Fprintf(&b, "b:%s\nc:%s\nd:garbage\n", b5, b4)
+	os.WriteFile(file, []byte(b.String()), 0o600)
+	be, err := newHtpasswdBackend([]string{file}, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := b.tab.Load().dummy
-	if d.Scheme() != htpasswd.Bcrypt || d.Cost() != 5 {
-		t.Errorf("dummy %s/%d, want bcrypt/5", d.Scheme(), d.Cost())
+	tab := be.tab.Load()
+	counts := map[string]int{}
+	const names = 11000
+	for i := range names {
+		name := fmt.Sprintf("nobody%d", i)
+		d := be.decoyFor(tab, name)
+		if be.decoyFor(tab, name) != d {
+			t.Fatalf("%s: two decoys", name)
+		}
+		counts[fmt.Sprintf("%s/%d", d.Scheme(), d.Cost())]++
 	}
-	if _, err := b.Authenticate(context.Background(), "b", "b"); err != nil {
+	// 9 of 11 users are apr1, one bcrypt/5, one bcrypt/4 (d is unusable).
+	for class, want := range map[string]float64{"apr1/0": 9.0 / 11, "bcrypt/5": 1.0 / 11, "bcrypt/4": 1.0 / 11} {
+		if got := float64(counts[class]) / names; got < want-0.03 || got > want+0.03 {
+			t.Errorf("%s: %.3f of unknown names, want about %.3f (%v)", class, got, want, counts)
+		}
+	}
+	if _, err := be.Authenticate(context.Background(), "b", "b"); err != nil {
 		t.Errorf("b: %v", err)
 	}
+	if _, err := be.Authenticate(context.Background(), "b", "x"); !errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrUnknownUser) {
+		t.Errorf("b, wrong password: %v", err)
+	}
 	for _, u := range []string{"nobody", "d"} {
-		if _, err := b.Authenticate(context.Background(), u, "b"); !errors.Is(err, ErrBadCredentials) {
+		if _, err := be.Authenticate(context.Background(), u, "b"); !errors.Is(err, ErrUnknownUser) {
 			t.Errorf("%s: %v", u, err)
 		}
 	}
@@ -470,5 +497,13 @@ func BenchmarkAuthCold(b *testing.B) {
 		if s.do("GET", "/auth", hdr).StatusCode != 200 {
 			b.Fatal("not 200")
 		}
+	}
+}
+
+// use replaces the server's backends, each on the CPU pool.
+func (s *testServer) use(bs ...Backend) {
+	s.backends.links = nil
+	for _, b := range bs {
+		s.backends.add(b, s.pool)
 	}
 }

@@ -36,7 +36,7 @@ func throttledServer(t *testing.T, edit func(*Config)) (*testServer, *countingBa
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	s.now = clock.Now
 	b := &countingBackend{}
-	s.backends = chain{b}
+	s.use(b)
 	return s, b, clock
 }
 

@@ -109,32 +109,47 @@ func (a *Authenticator) Stats() (open, idle int, dialErrors uint64) {
 	return len(a.slots), len(a.idle), a.dialErrors.Load()
 }
 
-// probeLoop re-probes while the directory is down, so that readiness
-// recovers without traffic.
+// probeLoop asks the directory every probeEvery, down or not, so that
+// readiness recovers without traffic and a directory that hangs (accepts
+// connections, answers nothing) is seen even while no one logs in.
 func (a *Authenticator) probeLoop() {
 	defer a.wg.Done()
-	t := time.NewTicker(2 * time.Second)
+	t := time.NewTicker(probeEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-a.stop:
 			return
 		case <-t.C:
-			if a.Ready() != nil {
-				a.probe()
-			}
+			a.probe()
 		}
 	}
 }
 
+const probeEvery = 2 * time.Second
+
+// probe reads the root DSE on a pooled connection within the timeout: a
+// directory that cannot be dialled, that hangs, or whose every connection
+// stays busy for the whole timeout is not ready.
 func (a *Authenticator) probe() {
 	ctx, cancel := context.WithTimeout(context.Background(), a.s.Timeout)
 	defer cancel()
 	c, err := a.get(ctx)
 	if err != nil {
+		a.setReady(err)
 		return
 	}
+	_, err = c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+		1, a.timeLimit(), false, "(objectClass=*)", []string{"1.1"}, nil))
+	if ldap.IsErrorWithCode(err, ldap.ErrorNetwork) {
+		a.put(c, false)
+		a.setReady(err)
+		return
+	}
+	// Any answer, even a refusal to show the root DSE, is a directory
+	// that answers.
 	a.put(c, true)
+	a.setReady(nil)
 }
 
 func (a *Authenticator) setReady(err error) { a.readyErr.Store(&err) }

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -110,6 +111,7 @@ func (s *Slapd) Stop() {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return
 	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused slapd cannot handle the interrupt
 	_ = s.cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
 	go func() { _ = s.cmd.Wait(); close(done) }()
@@ -120,4 +122,19 @@ func (s *Slapd) Stop() {
 		<-done
 	}
 	s.cmd = nil
+}
+
+// Pause freezes slapd (SIGSTOP): the kernel still accepts connections on
+// its ports, but nothing answers — a hanging directory, not a down one.
+func (s *Slapd) Pause() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGSTOP)
+	}
+}
+
+// Resume lets a paused slapd go on.
+func (s *Slapd) Resume() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGCONT)
+	}
 }
