@@ -229,11 +229,21 @@ func (c *Config) Validate() error {
 	if f.Window < 0 {
 		bad("rateLimit.failures.window", "must not be negative")
 	}
-	if c.RateLimit.Backoff.Initial < 0 || c.RateLimit.Backoff.Max < c.RateLimit.Backoff.Initial {
-		bad("rateLimit.backoff", "need 0 <= initial <= max")
+	// rateLimit.failures.window: 0 is the one switch that turns throttling
+	// off; while it is on, a zero backoff or table size would turn it off
+	// as silently, so they must be positive. Off, they are unused and may
+	// be zero, but never negative.
+	b, on := c.RateLimit.Backoff, f.Window > 0
+	switch {
+	case b.Initial < 0 || (on && b.Initial == 0):
+		bad("rateLimit.backoff.initial", "must be positive while rateLimit.failures.window is not 0 (a zero backoff never blocks)")
+	case b.Max < 0 || (on && b.Max == 0):
+		bad("rateLimit.backoff.max", "must be positive while rateLimit.failures.window is not 0")
+	case b.Max < b.Initial:
+		bad("rateLimit.backoff.max", "must not be below rateLimit.backoff.initial (%s)", b.Initial.D())
 	}
-	if c.RateLimit.MaxEntries < 0 {
-		bad("rateLimit.maxEntries", "must not be negative")
+	if c.RateLimit.MaxEntries < 0 || (on && c.RateLimit.MaxEntries == 0) {
+		bad("rateLimit.maxEntries", "must be positive while rateLimit.failures.window is not 0 (0 would remember no failure)")
 	}
 	if c.Audit.Output == "" {
 		bad("audit.output", "stdout, stderr or a file path")
