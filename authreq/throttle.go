@@ -2,7 +2,6 @@ package authreq
 
 import (
 	"container/list"
-	"strings"
 	"sync"
 	"time"
 )
@@ -65,13 +64,6 @@ func newThrottle(l Limits, now func() time.Time) *throttle {
 }
 
 func (t *throttle) enabled() bool { return t.window > 0 && t.maxEntries > 0 }
-
-// Keys fold the user name's case: directories match names without regard to
-// case, so "Alice" and "ALICE" must not each get their own failure budget
-// for alice's password.
-func pairKey(user, ip string) string { return "p\x00" + strings.ToLower(user) + "\x00" + ip }
-func ipKey(ip string) string         { return "i\x00" + ip }
-func userKey(user string) string     { return "u\x00" + strings.ToLower(user) }
 
 // allow decides before a password check. retry is how long the client
 // should wait; scope says which bound refused it.

@@ -222,3 +222,36 @@ func TestThrottleOff(t *testing.T) {
 		t.Errorf("window 0 must turn throttling off: %d", resp.StatusCode)
 	}
 }
+
+// Spellings a directory matches to alice share alice's budgets: OpenLDAP
+// binds every one of these as uid=alice.
+func TestThrottleFoldsLookalikes(t *testing.T) {
+	for name, spelling := range map[string]string{
+		"fullwidth":          "\uff41lice",
+		"math bold":          "\U0001D41Alice",
+		"circled":            "\u24D0lice",
+		"capital I with dot": "AL\u0130CE",
+		"fullwidth upper":    "\uff21LICE",
+		"no-break space":     "alice\u00a0",
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+			th := newThrottle(cfg.RateLimit, clock.Now)
+			for range 5 {
+				th.failure(spelling, "198.51.100.1")
+			}
+			if ok, _, scope := th.allow("alice", "198.51.100.1"); ok || scope != scopeUserIP {
+				t.Errorf("5 failures as %+q: alice still allowed (%v %q)", spelling, ok, scope)
+			}
+			for range 15 {
+				th.failure(spelling, "198.51.100.2")
+			}
+			// 20 failures for the user: past perUser, one check per step.
+			th.allow("alice", "198.51.100.3")
+			if ok, _, scope := th.allow("alice", "198.51.100.4"); ok || scope != scopeUser {
+				t.Errorf("20 failures as %+q: per-user bound not reached for alice (%v %q)", spelling, ok, scope)
+			}
+		})
+	}
+}
