@@ -94,6 +94,12 @@ type Limits struct {
 		Max     Duration `yaml:"max"`
 	} `yaml:"backoff"`
 	MaxEntries int `yaml:"maxEntries"`
+	// ClientPrefix is how much of a client address one budget covers:
+	// an IPv6 host usually has a whole /64 to pick addresses from.
+	ClientPrefix struct {
+		IPv4 int `yaml:"ipv4"`
+		IPv6 int `yaml:"ipv6"`
+	} `yaml:"clientPrefix"`
 
 	trusted []netip.Prefix
 }
@@ -130,6 +136,8 @@ func DefaultConfig() *Config {
 	c.RateLimit.Backoff.Initial = Duration(time.Second)
 	c.RateLimit.Backoff.Max = Duration(15 * time.Minute)
 	c.RateLimit.MaxEntries = 100000
+	c.RateLimit.ClientPrefix.IPv4 = 32
+	c.RateLimit.ClientPrefix.IPv6 = 64
 	return c
 }
 
@@ -244,6 +252,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimit.MaxEntries < 0 || (on && c.RateLimit.MaxEntries == 0) {
 		bad("rateLimit.maxEntries", "must be positive while rateLimit.failures.window is not 0 (0 would remember no failure)")
+	}
+	if v := c.RateLimit.ClientPrefix.IPv4; v < 8 || v > 32 {
+		bad("rateLimit.clientPrefix.ipv4", "%d: want 8 to 32 (prefix length of the addresses one budget covers)", v)
+	}
+	if v := c.RateLimit.ClientPrefix.IPv6; v < 32 || v > 128 {
+		bad("rateLimit.clientPrefix.ipv6", "%d: want 32 to 128 (prefix length of the addresses one budget covers)", v)
 	}
 	if c.Audit.Output == "" {
 		bad("audit.output", "stdout, stderr or a file path")

@@ -51,7 +51,8 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Listen != "127.0.0.1:9091" || c.Cache.TTL != 0 || c.Cache.MaxEntries != 100000 || c.Realm != "Restricted" ||
-		c.RateLimit.Failures.PerUserAndIP != 5 || c.RateLimit.Backoff.Max.D() != 15*time.Minute || c.LDAP.PoolSize != 8 {
+		c.RateLimit.Failures.PerUserAndIP != 5 || c.RateLimit.Backoff.Max.D() != 15*time.Minute || c.LDAP.PoolSize != 8 ||
+		c.RateLimit.ClientPrefix.IPv4 != 32 || c.RateLimit.ClientPrefix.IPv6 != 64 {
 		t.Errorf("defaults: %+v", c)
 	}
 	if err := c.Validate(); err != nil {

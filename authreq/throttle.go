@@ -38,6 +38,7 @@ type throttle struct {
 	perPair, perIP, perUser int
 	window, initial, max    time.Duration
 	maxEntries              int
+	v4bits, v6bits          int // rateLimit.clientPrefix
 	now                     func() time.Time
 
 	mu      sync.Mutex
@@ -102,10 +103,16 @@ type held struct {
 }
 
 func newThrottle(l Limits, now func() time.Time) *throttle {
+	if l.ClientPrefix.IPv4 == 0 {
+		l.ClientPrefix.IPv4 = 32
+	}
+	if l.ClientPrefix.IPv6 == 0 {
+		l.ClientPrefix.IPv6 = 64
+	}
 	return &throttle{
 		perPair: l.Failures.PerUserAndIP, perIP: l.Failures.PerIP, perUser: l.Failures.PerUser,
 		window: l.Failures.Window.D(), initial: l.Backoff.Initial.D(), max: l.Backoff.Max.D(),
-		maxEntries: l.MaxEntries, now: now,
+		maxEntries: l.MaxEntries, v4bits: l.ClientPrefix.IPv4, v6bits: l.ClientPrefix.IPv6, now: now,
 		entries: make(map[string]*counter), lru: list.New(),
 		trusted: make(map[string]*list.Element), tlru: list.New(),
 	}
@@ -129,7 +136,7 @@ func (t *throttle) reserve(user, ip string) (r *reservation, ok bool, retry time
 	if !t.enabled() {
 		return &reservation{}, true, 0, ""
 	}
-	pk, ik, uk := pairKey(user, ip), ipKey(ip), userKey(user)
+	pk, ik, uk := t.pairKey(user, ip), t.ipKey(ip), userKey(user)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()

@@ -30,7 +30,7 @@ func (t *throttle) failure(user, ip string) {
 		key   string
 		bound int
 		block bool
-	}{{pairKey(user, ip), t.perPair, true}, {ipKey(ip), t.perIP, true}, {userKey(user), t.perUser, false}} {
+	}{{t.pairKey(user, ip), t.perPair, true}, {t.ipKey(ip), t.perIP, true}, {userKey(user), t.perUser, false}} {
 		if c.bound > 0 {
 			t.count(t.get(c.key, true), c.bound, c.block, now)
 		}
@@ -46,5 +46,5 @@ func (t *throttle) success(user, ip string) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.succeeded(pairKey(user, ip), t.now())
+	t.succeeded(t.pairKey(user, ip), t.now())
 }
