@@ -46,6 +46,11 @@ type throttle struct {
 	lru     *list.List               // of *counter with nothing in flight; front: most recently touched
 	trusted map[string]*list.Element // of *trust: pair key → last success
 	tlru    *list.List
+
+	// fast holds the same *trust as trusted, for seen to read without
+	// the mutex; written only under it.
+	fast     sync.Map
+	slowSeen atomic.Uint64 // seen calls that took the mutex
 }
 
 // counter is a sliding-window failure count: the previous window's count
@@ -66,7 +71,7 @@ func (e *counter) empty() bool {
 
 type trust struct {
 	key  string
-	last time.Time
+	last atomic.Int64 // UnixNano of the last success or refresh; written under mu
 }
 
 // outcome is what a password check found, for reservation.Done.
@@ -82,6 +87,10 @@ const (
 	// released without counting.
 	outcomeUndecided
 )
+
+// seenRefresh is how often seen refreshes a trusted pair under the mutex;
+// trust lasts trustTTL, so an hour's lag costs nothing.
+const seenRefresh = time.Hour
 
 // inflightRetry is the Retry-After for a bound filled only by attempts in
 // flight: they end within a password check's time.
@@ -225,22 +234,53 @@ func (t *throttle) succeeded(pk string, now time.Time) {
 			t.remove(e)
 		}
 	}
+	t.trust(pk, now)
+}
+
+// seen records that user authenticated from ip without a password check (a
+// cache hit): the pair is trusted, as after a success, so the per-user
+// bound never slows it. Cheap enough for every cache hit: a pair refreshed
+// within the hour costs a lock-free map read; only the first call and one
+// an hour per pair take the mutex. The pair's failure count is left alone.
+func (t *throttle) seen(user, ip string) {
+	if !t.enabled() {
+		return
+	}
+	pk := t.pairKey(user, ip)
+	now := t.now()
+	if v, ok := t.fast.Load(pk); ok && now.UnixNano()-v.(*trust).last.Load() < int64(seenRefresh) {
+		return
+	}
+	t.slowSeen.Add(1)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.trust(pk, now)
+}
+
+// trust records a success of the pair at now, keeping at most maxEntries
+// trusted pairs.
+func (t *throttle) trust(pk string, now time.Time) {
 	if el, ok := t.trusted[pk]; ok {
-		el.Value.(*trust).last = now
+		el.Value.(*trust).last.Store(now.UnixNano())
 		t.tlru.MoveToFront(el)
 		return
 	}
-	t.trusted[pk] = t.tlru.PushFront(&trust{key: pk, last: now})
+	tr := &trust{key: pk}
+	tr.last.Store(now.UnixNano())
+	t.trusted[pk] = t.tlru.PushFront(tr)
+	t.fast.Store(pk, tr)
 	for t.tlru.Len() > t.maxEntries {
 		old := t.tlru.Back()
-		delete(t.trusted, old.Value.(*trust).key)
+		k := old.Value.(*trust).key
+		delete(t.trusted, k)
+		t.fast.Delete(k)
 		t.tlru.Remove(old)
 	}
 }
 
 func (t *throttle) isTrusted(pk string, now time.Time) bool {
 	el, ok := t.trusted[pk]
-	return ok && now.Sub(el.Value.(*trust).last) < trustTTL
+	return ok && now.UnixNano()-el.Value.(*trust).last.Load() < int64(trustTTL)
 }
 
 // pin takes e out of the eviction order while attempts are in flight.
