@@ -88,6 +88,8 @@ const (
 	outcomeUndecided
 )
 
+// Any other outcome counts as a failure: on doubt, the budget pays.
+
 // seenRefresh is how often seen refreshes a trusted pair under the mutex;
 // trust lasts trustTTL, so an hour's lag costs nothing.
 const seenRefresh = time.Hour

@@ -2,7 +2,9 @@ package authreq
 
 import (
 	"fmt"
+	"net/netip"
 	"testing"
+	"time"
 )
 
 // Budgets are kept per client prefix: an IPv6 host picks any address of
@@ -78,4 +80,41 @@ func fail(t testing.TB, th *throttle, user, ip string) {
 		t.Fatalf("%s from %s refused (%s)", user, ip, scope)
 	}
 	r.Done(outcomeFailure)
+}
+
+// FuzzThrottleClient checks that any client string gives a key, that a key
+// is its own key, and that addresses of one prefix share it.
+func FuzzThrottleClient(f *testing.F) {
+	for _, s := range []string{"198.51.100.1", "::ffff:198.51.100.1", "2001:db8::1", "fe80::1%eth0", "unix", "", "::", "0.0.0.0", "2001:db8::/64", "1.2.3.4/24", "::ffff:0:0", "\x00"} {
+		f.Add(s, uint8(24), uint8(64))
+	}
+	f.Fuzz(func(t *testing.T, ip string, v4, v6 uint8) {
+		l := DefaultConfig().RateLimit
+		l.ClientPrefix.IPv4, l.ClientPrefix.IPv6 = 8+int(v4)%25, 32+int(v6)%97
+		th := newThrottle(l, time.Now)
+		k := th.client(ip)
+		if kk := th.client(k); kk != k {
+			t.Errorf("client(%q) = %q, but client of that is %q", ip, k, kk)
+		}
+		a, err := netip.ParseAddr(ip)
+		if err != nil {
+			if k != ip {
+				t.Errorf("client(%q) = %q: not an address, yet changed", ip, k)
+			}
+			return
+		}
+		bits := l.ClientPrefix.IPv6
+		if a.Unmap().Is4() {
+			bits = l.ClientPrefix.IPv4
+		}
+		p, _ := a.Unmap().Prefix(bits)
+		if next := a.Next(); next.IsValid() && p.Contains(next.Unmap()) {
+			if kn := th.client(next.String()); kn != k {
+				t.Errorf("%s and %s share the /%d, but keys %q and %q", a, next, bits, k, kn)
+			}
+		}
+		if r, ok, _, _ := th.reserve("alice", ip); ok {
+			r.Done(outcomeFailure)
+		}
+	})
 }
