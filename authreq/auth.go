@@ -120,6 +120,7 @@ func (s *Server) check(ctx context.Context, key cacheKey, user, password, ip str
 		if !ok {
 			return checked{throttled: true, retry: retry, scope: scope}, nil
 		}
+		defer resv.Done(outcomeUndecided) // a no-op after the Done below; releases on a panic
 		id, err := s.backends.Authenticate(ctx, user, password)
 		switch {
 		case err == nil:

@@ -94,6 +94,12 @@ type Limits struct {
 		Max     Duration `yaml:"max"`
 	} `yaml:"backoff"`
 	MaxEntries int `yaml:"maxEntries"`
+	// ClientPrefix is how much of a client address one budget covers:
+	// an IPv6 host usually has a whole /64 to pick addresses from.
+	ClientPrefix struct {
+		IPv4 int `yaml:"ipv4"`
+		IPv6 int `yaml:"ipv6"`
+	} `yaml:"clientPrefix"`
 
 	trusted []netip.Prefix
 }
@@ -130,6 +136,8 @@ func DefaultConfig() *Config {
 	c.RateLimit.Backoff.Initial = Duration(time.Second)
 	c.RateLimit.Backoff.Max = Duration(15 * time.Minute)
 	c.RateLimit.MaxEntries = 100000
+	c.RateLimit.ClientPrefix.IPv4 = 32
+	c.RateLimit.ClientPrefix.IPv6 = 64
 	return c
 }
 
@@ -229,11 +237,27 @@ func (c *Config) Validate() error {
 	if f.Window < 0 {
 		bad("rateLimit.failures.window", "must not be negative")
 	}
-	if c.RateLimit.Backoff.Initial < 0 || c.RateLimit.Backoff.Max < c.RateLimit.Backoff.Initial {
-		bad("rateLimit.backoff", "need 0 <= initial <= max")
+	// rateLimit.failures.window: 0 is the one switch that turns throttling
+	// off; while it is on, a zero backoff or table size would turn it off
+	// as silently, so they must be positive. Off, they are unused and may
+	// be zero, but never negative.
+	b, on := c.RateLimit.Backoff, f.Window > 0
+	switch {
+	case b.Initial < 0 || (on && b.Initial == 0):
+		bad("rateLimit.backoff.initial", "must be positive while rateLimit.failures.window is not 0 (a zero backoff never blocks)")
+	case b.Max < 0 || (on && b.Max == 0):
+		bad("rateLimit.backoff.max", "must be positive while rateLimit.failures.window is not 0")
+	case b.Max < b.Initial:
+		bad("rateLimit.backoff.max", "must not be below rateLimit.backoff.initial (%s)", b.Initial.D())
 	}
-	if c.RateLimit.MaxEntries < 0 {
-		bad("rateLimit.maxEntries", "must not be negative")
+	if c.RateLimit.MaxEntries < 0 || (on && c.RateLimit.MaxEntries == 0) {
+		bad("rateLimit.maxEntries", "must be positive while rateLimit.failures.window is not 0 (0 would remember no failure)")
+	}
+	if v := c.RateLimit.ClientPrefix.IPv4; v < 8 || v > 32 {
+		bad("rateLimit.clientPrefix.ipv4", "%d: want 8 to 32 (prefix length of the addresses one budget covers)", v)
+	}
+	if v := c.RateLimit.ClientPrefix.IPv6; v < 32 || v > 128 {
+		bad("rateLimit.clientPrefix.ipv6", "%d: want 32 to 128 (prefix length of the addresses one budget covers)", v)
 	}
 	if c.Audit.Output == "" {
 		bad("audit.output", "stdout, stderr or a file path")

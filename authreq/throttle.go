@@ -2,8 +2,8 @@ package authreq
 
 import (
 	"container/list"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,19 +24,33 @@ const (
 // further failure. Past the per-user bound a user's checks are only slowed —
 // one per backoff step — and never from an address where that user logged
 // in during the last 30 days: a botnet guessing alice's password cannot lock
-// alice out of where she works. Memory is bounded: the least recently
-// touched entries go first.
+// alice out of where she works.
+//
+// A check holds a reservation from before the password check until its
+// outcome is known, and attempts in flight count against every bound: N
+// concurrent guesses cannot all pass before the first failure is counted.
+//
+// Memory is bounded: the least recently touched entries go first, except
+// those with attempts in flight, which stay until released (so the table
+// exceeds maxEntries only by entries all of whose attempts are in flight,
+// at most three per reservation).
 type throttle struct {
 	perPair, perIP, perUser int
 	window, initial, max    time.Duration
 	maxEntries              int
+	v4bits, v6bits          int // rateLimit.clientPrefix
 	now                     func() time.Time
 
 	mu      sync.Mutex
-	entries map[string]*list.Element // of *counter
-	lru     *list.List               // front: most recently touched
-	trusted map[string]*list.Element // of *trust: user\x00ip → last success
+	entries map[string]*counter
+	lru     *list.List               // of *counter with nothing in flight; front: most recently touched
+	trusted map[string]*list.Element // of *trust: pair key → last success
 	tlru    *list.List
+
+	// fast holds the same *trust as trusted, for seen to read without
+	// the mutex; written only under it.
+	fast     sync.Map
+	slowSeen atomic.Uint64 // seen calls that took the mutex
 }
 
 // counter is a sliding-window failure count: the previous window's count
@@ -47,138 +61,286 @@ type counter struct {
 	start     time.Time // of the current window
 	strikes   int       // failures past the bound: the backoff exponent
 	until     time.Time // refused until (pair, IP); next check allowed (user)
+	inflight  int       // reservations held
+	el        *list.Element
+}
+
+func (e *counter) empty() bool {
+	return e.prev == 0 && e.cur == 0 && e.strikes == 0 && e.until.IsZero()
 }
 
 type trust struct {
 	key  string
-	last time.Time
+	last atomic.Int64 // UnixNano of the last success or refresh; written under mu
+}
+
+// outcome is what a password check found, for reservation.Done.
+type outcome int
+
+const (
+	// outcomeFailure: a wrong password (or unknown user); counted.
+	outcomeFailure outcome = iota
+	// outcomeSuccess: the password was right; resets the (user, address)
+	// count and trusts the pair for the per-user bound.
+	outcomeSuccess
+	// outcomeUndecided: no answer (backend outage, queue timeout, 503);
+	// released without counting.
+	outcomeUndecided
+)
+
+// Any other outcome counts as a failure: on doubt, the budget pays.
+
+// seenRefresh is how often seen refreshes a trusted pair under the mutex;
+// trust lasts trustTTL, so an hour's lag costs nothing.
+const seenRefresh = time.Hour
+
+// inflightRetry is the Retry-After for a bound filled only by attempts in
+// flight: they end within a password check's time.
+const inflightRetry = time.Second
+
+// reservation is one password check's place in the budgets, from reserve
+// until Done.
+type reservation struct {
+	t        *throttle // nil: throttling off
+	pair     string
+	held     []held
+	released atomic.Bool
+}
+
+type held struct {
+	e     *counter
+	bound int
+	block bool // past the bound, refuse (pair, IP) rather than slow (user)
 }
 
 func newThrottle(l Limits, now func() time.Time) *throttle {
+	if l.ClientPrefix.IPv4 == 0 {
+		l.ClientPrefix.IPv4 = 32
+	}
+	if l.ClientPrefix.IPv6 == 0 {
+		l.ClientPrefix.IPv6 = 64
+	}
 	return &throttle{
 		perPair: l.Failures.PerUserAndIP, perIP: l.Failures.PerIP, perUser: l.Failures.PerUser,
 		window: l.Failures.Window.D(), initial: l.Backoff.Initial.D(), max: l.Backoff.Max.D(),
-		maxEntries: l.MaxEntries, now: now,
-		entries: make(map[string]*list.Element), lru: list.New(),
+		maxEntries: l.MaxEntries, v4bits: l.ClientPrefix.IPv4, v6bits: l.ClientPrefix.IPv6, now: now,
+		entries: make(map[string]*counter), lru: list.New(),
 		trusted: make(map[string]*list.Element), tlru: list.New(),
 	}
 }
 
 func (t *throttle) enabled() bool { return t.window > 0 && t.maxEntries > 0 }
 
-// Keys fold the user name's case: directories match names without regard to
-// case, so "Alice" and "ALICE" must not each get their own failure budget
-// for alice's password.
-func pairKey(user, ip string) string { return "p\x00" + strings.ToLower(user) + "\x00" + ip }
-func ipKey(ip string) string         { return "i\x00" + ip }
-func userKey(user string) string     { return "u\x00" + strings.ToLower(user) }
-
-// allow decides before a password check. retry is how long the client
-// should wait; scope says which bound refused it.
-func (t *throttle) allow(user, ip string) (ok bool, retry time.Duration, scope string) {
+// reserve decides before a password check. When ok, the check holds a
+// place against the (user, IP), IP and user budgets until r.Done is called
+// with its outcome; call Done exactly once on every path (more calls do
+// nothing). When not ok there is nothing to release; retry is how long the
+// client should wait and scope says which bound refused it.
+//
+// A pair or IP is refused during its backoff, and while attempts in flight
+// would take it to its bound (estimate + in flight >= bound; then retry is
+// a second). After a backoff step, one check at a time may go ahead. Past
+// the per-user bound (attempts in flight included) one check per backoff
+// step goes ahead, except from pairs trusted by an earlier success, which
+// are never slowed.
+func (t *throttle) reserve(user, ip string) (r *reservation, ok bool, retry time.Duration, scope string) {
 	if !t.enabled() {
-		return true, 0, ""
+		return &reservation{}, true, 0, ""
 	}
+	pk, ik, uk := t.pairKey(user, ip), t.ipKey(ip), userKey(user)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
 	for _, c := range []struct {
 		key, scope string
 		bound      int
-	}{{pairKey(user, ip), scopeUserIP, t.perPair}, {ipKey(ip), scopeIP, t.perIP}} {
-		if e := t.get(c.key, false); e != nil && c.bound > 0 && now.Before(e.until) {
-			return false, e.until.Sub(now), c.scope
+	}{{pk, scopeUserIP, t.perPair}, {ik, scopeIP, t.perIP}} {
+		e := t.get(c.key, false)
+		if e == nil || c.bound <= 0 {
+			continue
+		}
+		if now.Before(e.until) {
+			return nil, false, e.until.Sub(now), c.scope
+		}
+		if e.inflight > 0 && t.estimate(e, now)+float64(e.inflight) >= float64(c.bound) {
+			return nil, false, inflightRetry, c.scope
 		}
 	}
-	if t.perUser > 0 && !t.isTrusted(user, ip, now) {
-		if e := t.get(userKey(user), false); e != nil && t.estimate(e, now) >= float64(t.perUser) {
+	if t.perUser > 0 && !t.isTrusted(pk, now) {
+		if e := t.get(uk, false); e != nil && t.estimate(e, now)+float64(e.inflight) >= float64(t.perUser) {
 			if now.Before(e.until) {
-				return false, e.until.Sub(now), scopeUser
+				return nil, false, e.until.Sub(now), scopeUser
 			}
 			// Over the bound: this check may go ahead, the next only
 			// after a backoff step.
 			e.until = now.Add(t.step(e.strikes))
 		}
 	}
-	return true, 0, ""
-}
-
-// failure records a failed password check.
-func (t *throttle) failure(user, ip string) {
-	if !t.enabled() {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
+	r = &reservation{t: t, pair: pk}
 	for _, c := range []struct {
 		key   string
 		bound int
 		block bool
-	}{{pairKey(user, ip), t.perPair, true}, {ipKey(ip), t.perIP, true}, {userKey(user), t.perUser, false}} {
-		if c.bound <= 0 {
-			continue
+	}{{pk, t.perPair, true}, {ik, t.perIP, true}, {uk, t.perUser, false}} {
+		if c.bound > 0 {
+			e := t.get(c.key, true)
+			t.pin(e)
+			r.held = append(r.held, held{e, c.bound, c.block})
 		}
-		e := t.get(c.key, true)
-		t.roll(e, now)
-		e.cur++
-		if t.estimate(e, now) >= float64(c.bound) {
-			e.strikes++
-			if c.block {
-				e.until = now.Add(t.step(e.strikes))
-			}
+	}
+	return r, true, 0, ""
+}
+
+// Done releases the reservation with the check's outcome. Only the first
+// call counts; Done on a nil reservation does nothing.
+func (r *reservation) Done(o outcome) {
+	if r == nil || r.t == nil || !r.released.CompareAndSwap(false, true) {
+		return
+	}
+	t := r.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	switch o {
+	case outcomeSuccess:
+		t.succeeded(r.pair, now)
+	case outcomeUndecided:
+	default:
+		for _, h := range r.held {
+			t.count(h.e, h.bound, h.block, now)
+		}
+	}
+	for _, h := range r.held {
+		t.unpin(h.e)
+	}
+}
+
+// count records one failure on e.
+func (t *throttle) count(e *counter, bound int, block bool, now time.Time) {
+	t.roll(e, now)
+	e.cur++
+	if t.estimate(e, now) >= float64(bound) {
+		e.strikes++
+		if block {
+			e.until = now.Add(t.step(e.strikes))
 		}
 	}
 }
 
-// success resets the pair's count and trusts the pair for the per-user
-// bound.
-func (t *throttle) success(user, ip string) {
+// succeeded resets the pair's count (attempts still in flight stay
+// counted as such) and trusts the pair for the per-user bound.
+func (t *throttle) succeeded(pk string, now time.Time) {
+	if e := t.entries[pk]; e != nil {
+		e.prev, e.cur, e.strikes, e.until, e.start = 0, 0, 0, time.Time{}, now
+		if e.inflight == 0 {
+			t.remove(e)
+		}
+	}
+	t.trust(pk, now)
+}
+
+// seen records that user authenticated from ip without a password check (a
+// cache hit): the pair is trusted, as after a success, so the per-user
+// bound never slows it. Cheap enough for every cache hit: a pair refreshed
+// within the hour costs a lock-free map read; only the first call and one
+// an hour per pair take the mutex. The pair's failure count is left alone.
+func (t *throttle) seen(user, ip string) {
 	if !t.enabled() {
 		return
 	}
+	pk := t.pairKey(user, ip)
+	now := t.now()
+	if v, ok := t.fast.Load(pk); ok && now.UnixNano()-v.(*trust).last.Load() < int64(seenRefresh) {
+		return
+	}
+	t.slowSeen.Add(1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if el, ok := t.entries[pairKey(user, ip)]; ok {
-		t.lru.Remove(el)
-		delete(t.entries, pairKey(user, ip))
-	}
-	k := pairKey(user, ip)
-	if el, ok := t.trusted[k]; ok {
-		el.Value.(*trust).last = t.now()
+	t.trust(pk, now)
+}
+
+// trust records a success of the pair at now, keeping at most maxEntries
+// trusted pairs.
+func (t *throttle) trust(pk string, now time.Time) {
+	if el, ok := t.trusted[pk]; ok {
+		el.Value.(*trust).last.Store(now.UnixNano())
 		t.tlru.MoveToFront(el)
 		return
 	}
-	t.trusted[k] = t.tlru.PushFront(&trust{key: k, last: t.now()})
+	tr := &trust{key: pk}
+	tr.last.Store(now.UnixNano())
+	t.trusted[pk] = t.tlru.PushFront(tr)
+	t.fast.Store(pk, tr)
 	for t.tlru.Len() > t.maxEntries {
 		old := t.tlru.Back()
-		delete(t.trusted, old.Value.(*trust).key)
+		k := old.Value.(*trust).key
+		delete(t.trusted, k)
+		t.fast.Delete(k)
 		t.tlru.Remove(old)
 	}
 }
 
-func (t *throttle) isTrusted(user, ip string, now time.Time) bool {
-	el, ok := t.trusted[pairKey(user, ip)]
-	return ok && now.Sub(el.Value.(*trust).last) < trustTTL
+func (t *throttle) isTrusted(pk string, now time.Time) bool {
+	el, ok := t.trusted[pk]
+	return ok && now.UnixNano()-el.Value.(*trust).last.Load() < int64(trustTTL)
+}
+
+// pin takes e out of the eviction order while attempts are in flight.
+func (t *throttle) pin(e *counter) {
+	if e.el != nil {
+		t.lru.Remove(e.el)
+		e.el = nil
+	}
+	e.inflight++
+}
+
+// unpin releases one attempt; the last one returns e to the eviction
+// order, or drops it if it holds nothing.
+func (t *throttle) unpin(e *counter) {
+	if e.inflight--; e.inflight > 0 || t.entries[e.key] != e {
+		return
+	}
+	if e.empty() {
+		delete(t.entries, e.key)
+		return
+	}
+	e.el = t.lru.PushFront(e)
+	t.evict(0)
+}
+
+// remove drops an entry with nothing in flight.
+func (t *throttle) remove(e *counter) {
+	if e.el != nil {
+		t.lru.Remove(e.el)
+		e.el = nil
+	}
+	delete(t.entries, e.key)
+}
+
+// evict drops the least recently touched entries until room more fit
+// under maxEntries, or only entries with attempts in flight are left.
+func (t *throttle) evict(room int) {
+	for len(t.entries)+room > t.maxEntries && t.lru.Len() > 0 {
+		t.remove(t.lru.Back().Value.(*counter))
+	}
 }
 
 // get returns the entry for key, creating it (and evicting the least
 // recently touched ones past the bound) when create is set.
 func (t *throttle) get(key string, create bool) *counter {
-	if el, ok := t.entries[key]; ok {
-		t.lru.MoveToFront(el)
-		return el.Value.(*counter)
+	if e, ok := t.entries[key]; ok {
+		if e.el != nil {
+			t.lru.MoveToFront(e.el)
+		}
+		return e
 	}
 	if !create {
 		return nil
 	}
+	t.evict(1)
 	e := &counter{key: key, start: t.now()}
-	t.entries[key] = t.lru.PushFront(e)
-	for t.lru.Len() > t.maxEntries {
-		old := t.lru.Back()
-		delete(t.entries, old.Value.(*counter).key)
-		t.lru.Remove(old)
-	}
+	t.entries[key] = e
+	e.el = t.lru.PushFront(e)
 	return e
 }
 
@@ -210,5 +372,5 @@ func (t *throttle) step(n int) time.Duration {
 func (t *throttle) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.lru.Len() + t.tlru.Len()
+	return len(t.entries) + t.tlru.Len()
 }

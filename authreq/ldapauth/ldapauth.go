@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authreq/authreq/htpasswd"
+	"github.com/authreq/authreq/internal/userfold"
 	"github.com/go-ldap/ldap/v3"
 )
 
@@ -303,6 +304,10 @@ func (a *Authenticator) authenticate(c *ldap.Conn, user, password string) (Resul
 		}
 		if err == nil && len(sr.Entries) == 1 {
 			entry = sr.Entries[0]
+			if entry.DN != "" {
+				// The directory's DN, not the one built from the typed name.
+				dn = entry.DN
+			}
 		}
 	}
 	res := Result{User: canonicalName(entry, s.nameAttr, user), DN: dn}
@@ -357,18 +362,30 @@ func (a *Authenticator) userAttrs() []string {
 	return attrs
 }
 
-// canonicalName is the directory's spelling of the typed name: LDAP matches
-// "ALICE" to alice, and the upstream must see one user, not two.
+// canonicalName is the directory's spelling of the typed name: LDAP binds
+// "ALICE", "ａlice" (fullwidth) and "ⓐlice" (circled) as alice, and the
+// upstream must see one user, not several. Of the entry's values of the
+// name attribute, the one that folds (userfold.Key) as the typed name does
+// is the answer; failing that, an entry with a single value has that value
+// as its name, whatever our folding thinks. Where the entry cannot be read
+// (no access, no name attribute known, several values none of which
+// folds alike) the answer is the typed name folded: not the directory's
+// spelling, but at least one X-User for every spelling of the name.
 func canonicalName(entry *ldap.Entry, attr, typed string) string {
+	key := userfold.Key(typed)
 	if entry == nil || attr == "" {
-		return typed
+		return key
 	}
-	for _, v := range entry.GetAttributeValues(attr) {
-		if strings.EqualFold(v, typed) {
+	values := entry.GetAttributeValues(attr)
+	for _, v := range values {
+		if userfold.Key(v) == key {
 			return v
 		}
 	}
-	return typed
+	if len(values) == 1 {
+		return values[0]
+	}
+	return key
 }
 
 func (a *Authenticator) decideRole(res *Result, groups []*ldap.Entry) error {

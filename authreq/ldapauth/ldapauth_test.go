@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authreq/authreq/internal/realtest"
+	"github.com/go-ldap/ldap/v3"
 )
 
 const base = "dc=mlflow,dc=test"
@@ -275,5 +276,89 @@ func BenchmarkAuthenticateWarm(b *testing.B) {
 	}
 	if _, _, after := a.Stats(); after != dials {
 		b.Fatalf("dial errors during the benchmark: %d", after-dials)
+	}
+}
+
+// lookalikes are spellings that OpenLDAP's caseIgnoreMatch takes for
+// "alice" (TestLookalikesBindInSlapd checks that this slapd does).
+var lookalikes = map[string]string{
+	"upper":              "ALICE",
+	"fullwidth":          "\uff41lice",
+	"fullwidth all":      "\uff41\uff4c\uff49\uff43\uff45",
+	"math bold":          "\U0001D41Alice",
+	"circled":            "\u24D0lice",
+	"capital I with dot": "AL\u0130CE",
+}
+
+// The premise of the look-alike tests: the directory itself binds each
+// spelling as alice, so the spelling typed says nothing about who logs in.
+func TestLookalikesBindInSlapd(t *testing.T) {
+	s := startDirectory(t)
+	c, err := ldap.DialURL(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for name, u := range lookalikes {
+		t.Run(name, func(t *testing.T) {
+			if err := c.Bind("uid="+ldap.EscapeDN(u)+",ou=people,"+base, "alice-pass"); err != nil {
+				t.Errorf("slapd does not bind %+q as alice: %v", u, err)
+			}
+		})
+	}
+}
+
+// Whatever spelling binds, X-User is the directory's own: the upstream
+// must see one alice, not six.
+func TestLookalikesAnswerDirectorySpelling(t *testing.T) {
+	s := startDirectory(t)
+	search := chartConfig(s)
+	search.LookupBind, search.BindDN, search.BindPassword = "", s.RootDN, s.RootPW
+	for mode, cfg := range map[string]Config{"direct bind": chartConfig(s), "search then bind": search} {
+		a := newAuth(t, cfg)
+		for name, u := range lookalikes {
+			t.Run(mode+"/"+name, func(t *testing.T) {
+				res, err := a.Authenticate(context.Background(), u, "alice-pass")
+				if err != nil || res.User != "alice" || res.Role != "admin" || res.DN != "uid=alice,ou=people,"+base {
+					t.Errorf("%+q: %+v %v", u, res, err)
+				}
+			})
+		}
+	}
+}
+
+func TestCanonicalName(t *testing.T) {
+	entry := func(values ...string) *ldap.Entry {
+		return ldap.NewEntry("uid=x,"+base, map[string][]string{"uid": values, "cn": {"Alice Admin"}})
+	}
+	tests := []struct {
+		name  string
+		entry *ldap.Entry
+		attr  string
+		typed string
+		want  string
+	}{
+		{"same", entry("alice"), "uid", "alice", "alice"},
+		{"case", entry("alice"), "uid", "ALICE", "alice"},
+		{"directory's case", entry("Alice"), "uid", "alice", "Alice"},
+		{"fullwidth", entry("alice"), "uid", "\uff41lice", "alice"},
+		{"one of several values", entry("alice", "asmith"), "uid", "\uff21SMITH", "asmith"},
+		// One value: it is the name, even where our folding and the
+		// directory's matching disagree.
+		{"single value, no match", entry("alice"), "uid", "al\u0131ce", "alice"},
+		// Several values, none ours: the typed name, folded.
+		{"several values, no match", entry("alice", "asmith"), "uid", "\uff22OB", "bob"},
+		// The entry could not be read: the typed name, folded, so that
+		// every spelling still gives one X-User.
+		{"no entry", nil, "uid", "\U0001D41Alice", "alice"},
+		{"no name attribute known", entry("alice"), "", "\u24D0LICE", "alice"},
+		{"attribute absent", entry(), "uid", "ALICE", "alice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := canonicalName(tt.entry, tt.attr, tt.typed); got != tt.want {
+				t.Errorf("canonicalName(%+q) = %+q, want %+q", tt.typed, got, tt.want)
+			}
+		})
 	}
 }

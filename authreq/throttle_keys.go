@@ -1,0 +1,42 @@
+package authreq
+
+import (
+	"net/netip"
+
+	"github.com/authreq/authreq/internal/userfold"
+)
+
+// Keys fold the user name as a directory matches it: "Alice", "ALICE",
+// "ａlice" (fullwidth), "𝐚lice" (mathematical bold) and "ⓐlice" (circled)
+// all bind as alice in OpenLDAP, so they must not each get their own
+// failure budget for alice's password. A folded name holds no NUL, so the
+// parts of a pair key cannot run into each other.
+func (t *throttle) pairKey(user, ip string) string {
+	return "p\x00" + userfold.Key(user) + "\x00" + t.client(ip)
+}
+func (t *throttle) ipKey(ip string) string { return "i\x00" + t.client(ip) }
+func userKey(user string) string           { return "u\x00" + userfold.Key(user) }
+
+// client is the part of a client address that one budget covers: the
+// address's rateLimit.clientPrefix (IPv4-mapped IPv6 addresses count as
+// IPv4, zones are dropped). A client that is not an IP address ("unix",
+// for a unix socket peer without forwarding headers) is its own key.
+func (t *throttle) client(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	bits := t.v6bits
+	if a.Is4() {
+		bits = t.v4bits
+	}
+	p, err := a.Prefix(bits)
+	if err != nil {
+		return ip
+	}
+	if bits == a.BitLen() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
