@@ -48,3 +48,26 @@ func TestConcurrentGuessesStayInBudget(t *testing.T) {
 	}
 }
 
+// An address where alice only ever used cached credentials is still one
+// she works from: the per-user bound, reached by guesses from elsewhere,
+// does not slow her there.
+func TestCacheHitTrustsTheAddress(t *testing.T) {
+	s := newTestServer(t, map[string]string{"alice": "pw"}, func(c *Config) {
+		c.RateLimit.Failures.PerUser = 3
+	})
+	if r := s.from("192.0.2.1", "alice", "pw"); r.StatusCode != 200 { // cold: trusted there
+		t.Fatal(r.StatusCode)
+	}
+	if r := s.from("192.0.2.2", "alice", "pw"); r.StatusCode != 200 || s.metric("authreq_cache_hits_total") != "1" {
+		t.Fatalf("second address: %d, cache hits %s", r.StatusCode, s.metric("authreq_cache_hits_total"))
+	}
+	for i := range 10 { // a botnet: one guess per address
+		s.from(fmt.Sprint("203.0.113.", i), "alice", "guess")
+	}
+	for i := range 3 {
+		s.cache.DropUsers(nil) // her next check is cold again
+		if r := s.from("192.0.2.2", "alice", "pw"); r.StatusCode != 200 {
+			t.Errorf("check %d from the address alice used through the cache: %d (Retry-After %q)", i, r.StatusCode, r.Header.Get("Retry-After"))
+		}
+	}
+}

@@ -54,6 +54,18 @@ func TestLDAPThroughService(t *testing.T) {
 	if code := s.do("GET", "/readyz", nil).StatusCode; code != 200 {
 		t.Errorf("readyz %d", code)
 	}
+	// slapd matches look-alike spellings to alice: the upstream sees the
+	// directory's spelling, and the spellings share one failure budget.
+	for _, name := range []string{"\uff41lice", "\U0001d41alice", "\u24d0lice", "ALICE"} {
+		check(name, "alice-pass", answer{200, "alice", "test-admin,test-user", "admin"})
+	}
+	for i, name := range []string{"alice", "\uff41lice", "\U0001d41alice", "\u24d0lice", "ALICE"} {
+		check(name, fmt.Sprint("wrong-", i), answer{401, "", "", ""})
+	}
+	if resp := s.from("127.0.0.1", "\uff21LICE", "wrong-5"); resp.Header.Get("Retry-After") == "" {
+		t.Errorf("sixth guess under a sixth spelling not throttled: %d", resp.StatusCode)
+	}
+	s.throttle = newThrottle(s.cfg.RateLimit, s.now) // forget those failures
 
 	// The directory goes down: cached users keep working, others get 503
 	// (nginx: 500), never 401; local users still work; the instance stays
