@@ -221,3 +221,61 @@ func TestTerminalPromptWithSecretPipe(t *testing.T) {
 		t.Errorf("verify in the piped manifest: %s", o)
 	}
 }
+
+// The finding this guards against: an editor who is not root deletes a
+// user, the file changes group, the service (another user, reading the file
+// through its group) can no longer read it, and the deleted user stays in.
+func TestDeleteByGroupMemberKeepsServiceAccess(t *testing.T) {
+	realtest.NeedRoot(t)
+	apache := realtest.Need(t, "htpasswd")
+	const group, editor, service = 4242, 4243, 4246
+	pub := realtest.PublicDir(t)
+	bin := realtest.CopyExecutable(t, htpwBin, pub)
+	dir := filepath.Join(pub, "etc")
+	file := filepath.Join(dir, "htpasswd")
+	if err := os.Mkdir(dir, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	// The admin makes the file with Apache's tool, then hands it to the
+	// group.
+	for i, user := range []string{"alice", "bob"} {
+		args := []string{"-bm", file, user, "pw"}
+		if i == 0 {
+			args[0] = "-cbm"
+		}
+		if out, err := exec.Command(apache, args...).CombinedOutput(); err != nil {
+			t.Fatalf("htpasswd %v: %v %s", args, err, out)
+		}
+	}
+	for _, p := range []string{dir, file} {
+		if err := os.Chown(p, 0, group); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, mode := range map[string]os.FileMode{dir: 0o770, file: 0o660} {
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	as := func(uid uint32, stdin string, args ...string) (string, int) {
+		cmd := exec.Command(bin, args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		realtest.AsUser(cmd, uid, uid, group)
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return string(out), ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	if out, code := as(editor, "", "delete", "-f", file, "alice"); code != 0 {
+		t.Fatalf("delete as a member of the file's group: exit %d %s", code, out)
+	}
+	if out, code := as(service, "pw\n", "verify", "-f", file, "--stdin", "alice"); code != 6 {
+		t.Errorf("the service's user after the delete: exit %d, want 6 (no such user): %s", code, out)
+	}
+	if out, code := as(service, "pw\n", "verify", "-f", file, "--stdin", "bob"); code != 0 {
+		t.Errorf("the service's user cannot check bob: exit %d %s", code, out)
+	}
+}
