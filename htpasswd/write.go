@@ -1,8 +1,10 @@
 package htpasswd
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/user"
@@ -16,6 +18,20 @@ const DefaultMode fs.FileMode = 0o640
 
 // ReadFile parses the file at path. Errors name the path.
 func ReadFile(path string) (*File, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Parse(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// readFile returns the content of the file at path, which must not be over
+// MaxFileSize. Errors name the path.
+func readFile(path string) ([]byte, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err // *fs.PathError names the path
@@ -24,11 +40,14 @@ func ReadFile(path string) (*File, error) {
 	if fi, err := fh.Stat(); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("%s: is a directory", path)
 	}
-	f, err := Parse(fh)
+	data, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
-	return f, nil
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
+	}
+	return data, nil
 }
 
 // beforeRename is a test hook: an error from it stands for a crash between
@@ -46,6 +65,25 @@ var beforeRename func(tmp string) error
 // A path that is a symlink is written through: its target is replaced and
 // the link stays.
 func Update(path string, create bool, fn func(*File) error) error {
+	return update(path, create, func(target string, data []byte) ([]byte, error) {
+		f, err := Parse(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", target, err)
+		}
+		if err := fn(f); err != nil {
+			return nil, err
+		}
+		return f.Bytes(), nil
+	})
+}
+
+// update is the locked read-modify-write under Update and
+// UpdateSecretFile. It resolves path to its target, takes the target's lock
+// (lockFile), reads the target (a missing one is an error, or empty content
+// when create is true), passes the content to edit and writes what edit
+// returns the way WriteFileAtomic does. An error from edit leaves the file
+// as it was.
+func update(path string, create bool, edit func(target string, data []byte) ([]byte, error)) error {
 	target, err := resolve(path)
 	if err != nil {
 		return err
@@ -56,18 +94,18 @@ func Update(path string, create bool, fn func(*File) error) error {
 	}
 	defer lock.Close() // releases the lock
 
-	f, err := ReadFile(target)
-	switch {
-	case err == nil:
-	case errors.Is(err, fs.ErrNotExist) && create:
-		f = &File{}
-	default:
+	data, err := readFile(target)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		data, err = nil, nil
+	}
+	if err != nil {
 		return err
 	}
-	if err := fn(f); err != nil {
+	out, err := edit(target, data)
+	if err != nil {
 		return err
 	}
-	return writeAtomic(target, f.Bytes(), DefaultMode) // an existing file keeps its own mode
+	return writeAtomic(target, out, DefaultMode) // an existing file keeps its own mode
 }
 
 // lockMode is the lock file's mode: whoever may edit the file through its

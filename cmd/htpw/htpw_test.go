@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authreq/authreq/htpasswd"
 )
@@ -30,6 +31,8 @@ type harness struct {
 	asked  []string
 	busy   bool // the last isTTY call was told stdin carries a manifest
 	extEnv map[string]string
+	// onPrompt, if set, runs at each password prompt.
+	onPrompt func()
 }
 
 func newHarness(t *testing.T) *harness {
@@ -49,6 +52,9 @@ func (h *harness) run(stdin string, args ...string) result {
 		isTTY:  func(busy bool) bool { h.busy = busy; return h.tty },
 		readPassword: func(prompt string, busy bool) ([]byte, error) {
 			h.asked = append(h.asked, prompt)
+			if h.onPrompt != nil {
+				h.onPrompt()
+			}
 			if len(h.typed) == 0 {
 				return nil, errors.New("EOF")
 			}
@@ -299,4 +305,38 @@ func TestEditSecret(t *testing.T) {
 	h.want(h.run("", "list", "--secret", "-", "--in-place"), 2, "--in-place")
 	m, _ := os.ReadFile("testdata/secret-authmap.yaml")
 	h.want(h.run(string(m), "add", "--secret", "-", "--generate", "dave smith"), 1, "auth-map")
+}
+
+// While htpw waits at the prompt, another editor adds a user to the same
+// manifest: the prompt holds no lock, and the edit, which reads the
+// manifest under the lock after the prompt, keeps that user.
+func TestSecretInPlaceEditDuringPrompt(t *testing.T) {
+	h := newHarness(t)
+	manifest, _ := os.ReadFile("testdata/secret-kubectl.yaml")
+	sf := filepath.Join(h.dir, "secret.yaml")
+	os.WriteFile(sf, manifest, 0o600)
+	h.tty = true
+	h.typed = []string{secretPassword, secretPassword}
+	h.onPrompt = func() {
+		h.onPrompt = nil
+		done := make(chan error, 1)
+		go func() {
+			done <- htpasswd.UpdateSecretFile(sf, "", func(f *htpasswd.File) error {
+				_, err := f.Set("concurrent", "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=")
+				return err
+			})
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("concurrent edit: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("the manifest is locked while htpw waits at the prompt")
+		}
+	}
+	h.want(h.run("", "add", "--secret", sf, "--in-place", "--cost", "4", "erin"), 0, "")
+	h.want(h.run(secretPassword+"\n", "verify", "--secret", sf, "--stdin", "erin"), 0, "")
+	h.want(h.run("x\n", "verify", "--secret", sf, "--stdin", "concurrent"), 3, "does not match")
+	h.want(h.run("x\n", "verify", "--secret", sf, "--stdin", "alice"), 3, "does not match")
 }

@@ -122,19 +122,21 @@ func TestVerifyApacheFiles(t *testing.T) {
 	}
 }
 
-// Fifty htpw processes adding users to one file at once lose none.
-func TestParallelAdds(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "htpasswd")
+// addInParallel runs n htpw add processes at once, adding user00, user01,
+// … to the target that args name, and fails the test for any that fails.
+func addInParallel(t *testing.T, n int, args ...string) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan string, 50)
-	for i := range 50 {
+	errs := make(chan string, n)
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.Command(htpwBin, "add", "-f", file, "--stdin", "--algo", "apr1", fmt.Sprintf("user%02d", i))
+			user := fmt.Sprintf("user%02d", i)
+			cmd := exec.Command(htpwBin, append(append([]string{"add"}, args...), "--stdin", "--algo", "apr1", user)...)
 			cmd.Stdin = strings.NewReader("pw\n")
 			if out, err := cmd.CombinedOutput(); err != nil {
-				errs <- fmt.Sprintf("user%02d: %v %s", i, err, out)
+				errs <- fmt.Sprintf("%s: %v %s", user, err, out)
 			}
 		}()
 	}
@@ -143,12 +145,60 @@ func TestParallelAdds(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
+}
+
+// Fifty htpw processes adding users to one file at once lose none.
+func TestParallelAdds(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	addInParallel(t, 50, "-f", file)
 	f, err := htpasswd.ReadFile(file)
 	if err != nil || f.Len() != 50 {
 		t.Fatalf("%d users, %v", f.Len(), err)
 	}
 	if out, code := htpw(t, "", "lint", "-f", file); code != 0 {
 		t.Errorf("lint: %s", out)
+	}
+}
+
+// Thirty htpw processes adding users to one Secret manifest in place at
+// once lose none, and the manifest keeps its mode.
+func TestParallelSecretAddsInPlace(t *testing.T) {
+	manifest, err := os.ReadFile("testdata/secret-kubectl.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "secret.yaml")
+	if err := os.WriteFile(file, manifest, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addInParallel(t, 30, "--secret", file, "--in-place")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := htpasswd.ParseSecret(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.File("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := []string{"alice"} // there before
+	for i := range 30 {
+		users = append(users, fmt.Sprintf("user%02d", i))
+	}
+	var lost []string
+	for _, user := range users {
+		if _, ok := f.Lookup(user); !ok {
+			lost = append(lost, user)
+		}
+	}
+	if len(lost) > 0 {
+		t.Errorf("%d users lost: %s", len(lost), strings.Join(lost, " "))
+	}
+	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode())
 	}
 }
 
