@@ -2,6 +2,7 @@ package htpasswd
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -208,8 +209,13 @@ func FuzzParseHash(f *testing.F) {
 	for _, g := range goldenHashes {
 		f.Add(g.hash)
 	}
+	for _, r := range libxcryptRefuses {
+		f.Add(r.hash)
+	}
 	f.Add("$6$rounds=abc$x$y")
 	f.Add("{SSHA}Zm9vCg==")
+	f.Add("$5$rounds=999999999$saltstring$z/y8l95GSjij6uHx2xAJer7YCODLtrhIxItWC13D4g5")
+	f.Add("$5$rounds=1000000000$saltstring$z/y8l95GSjij6uHx2xAJer7YCODLtrhIxItWC13D4g5")
 	f.Fuzz(func(t *testing.T, s string) {
 		h, err := ParseHash(s)
 		if err != nil {
@@ -221,6 +227,7 @@ func FuzzParseHash(f *testing.F) {
 		if h.Scheme() != Identify(s) {
 			t.Fatalf("scheme %s, Identify %s", h.Scheme(), Identify(s))
 		}
+		checkCanonical(t, h, s)
 		if h.Scheme() == Bcrypt && h.Cost() > 6 {
 			return // too slow to verify in a fuzz loop
 		}
@@ -231,4 +238,31 @@ func FuzzParseHash(f *testing.F) {
 		}
 		h.Verify([]byte("password"))
 	})
+}
+
+// bcryptBase64 decodes bcrypt's base64 refusing set padding bits: an
+// oracle for the parser, which checks the bits by hand.
+var bcryptBase64 = base64.NewEncoding(bcryptAlphabet).WithPadding(base64.NoPadding).Strict()
+
+// checkCanonical fails unless an accepted crypt hash is written as
+// libxcrypt writes it, which is the only way it can match there: rounds=
+// with no leading zero between 1000 and 999999999, bcrypt's salt and digest
+// without padding bits.
+func checkCanonical(t *testing.T, h Hash, s string) {
+	switch h.Scheme() {
+	case SHA256Crypt, SHA512Crypt:
+		if r := h.Cost(); r < 1000 || r > 999999999 {
+			t.Fatalf("rounds %d accepted", r)
+		}
+		if strings.HasPrefix(s[3:], "rounds=") && !strings.HasPrefix(s[3:], "rounds="+strconv.Itoa(h.Cost())+"$") {
+			t.Fatalf("rounds= not as libxcrypt writes %d", h.Cost())
+		}
+	case Bcrypt:
+		if _, err := bcryptBase64.DecodeString(s[7:29]); err != nil {
+			t.Fatalf("salt: %v", err)
+		}
+		if _, err := bcryptBase64.DecodeString(s[29:]); err != nil {
+			t.Fatalf("digest: %v", err)
+		}
+	}
 }
