@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,6 +104,54 @@ func TestStructuralErrors(t *testing.T) {
 	}
 }
 
+func TestLint(t *testing.T) {
+	in := "# c\r\n" +
+		"alice:$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.\r\n" +
+		"no colon, Quartz-Zebra-91\r\n" +
+		"bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\r\n" +
+		"al\x01ice:$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.\r\n" +
+		"alice:{PLAIN}second\r\n" +
+		"carol:$5$rounds=0999$saltstring$z/y8l95GSjij6uHx2xAJer7YCODLtrhIxItWC13D4g5\r\n" +
+		"\xff:x\r\n" +
+		"dave:{PLAIN}pw"
+	users, problems, err := Lint(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range problems {
+		got = append(got, string(p.Kind)+"@"+strconv.Itoa(p.Line)+"/"+p.User)
+		for _, leak := range []string{"Quartz", "Xxd1irWT9", "W6ph", "second", "0999", "z/y8l95", "al\x01", "\xff", "PLAIN"} {
+			if strings.Contains(p.Msg, leak) {
+				t.Errorf("line %d: message %q shows %q", p.Line, p.Msg, leak)
+			}
+		}
+	}
+	want := "malformed-line@3/ weak-scheme@4/bob invalid-user@5/ duplicate-user@6/alice malformed-hash@7/carol invalid-user@8/ weak-scheme@9/dave"
+	if strings.Join(got, " ") != want {
+		t.Errorf("problems %s\nwant     %s", strings.Join(got, " "), want)
+	}
+	if users != 4 {
+		t.Errorf("%d users, want 4", users)
+	}
+	// Parse still stops at the first structural error.
+	var pe *ParseError
+	if _, err := Parse(strings.NewReader(in)); !errors.As(err, &pe) || pe.Line != 3 {
+		t.Errorf("Parse: %v", err)
+	}
+	f, _ := ReadFile("testdata/mixed.htpasswd")
+	users, problems, err = LintFile("testdata/mixed.htpasswd")
+	if err != nil || users != f.Len() || len(problems) != len(f.Problems()) {
+		t.Errorf("LintFile of a well-formed file: %d users, %v, %v", users, problems, err)
+	}
+	if _, _, err := Lint(bytes.NewReader(bytes.Repeat([]byte("#"), MaxFileSize+1))); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("oversize: %v", err)
+	}
+	if _, _, err := LintFile("testdata"); err == nil || !strings.Contains(err.Error(), "testdata: is a directory") {
+		t.Errorf("directory: %v", err)
+	}
+}
+
 func TestOversize(t *testing.T) {
 	in := bytes.Repeat([]byte("#"), MaxFileSize+1)
 	if _, err := Parse(bytes.NewReader(in)); !errors.Is(err, ErrTooLarge) {
@@ -175,13 +224,29 @@ func FuzzParseRoundTrip(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
+		users, problems, lerr := Lint(bytes.NewReader(in))
+		if lerr != nil {
+			t.Fatalf("Lint: %v", lerr)
+		}
 		file, err := Parse(bytes.NewReader(in))
 		if err != nil {
 			var pe *ParseError
 			if !errors.As(err, &pe) || pe.Line < 1 {
 				t.Fatalf("error without a line: %v", err)
 			}
-			return
+			// Lint reports it, as the first structural problem.
+			for _, p := range problems {
+				if p.Kind == MalformedLine || p.Kind == InvalidUser {
+					if p.Line != pe.Line {
+						t.Fatalf("Parse stops at line %d, Lint's first structural problem is on line %d", pe.Line, p.Line)
+					}
+					return
+				}
+			}
+			t.Fatalf("Lint misses the structural error on line %d", pe.Line)
+		}
+		if users != file.Len() || !slices.Equal(problems, file.Problems()) {
+			t.Fatal("Lint and Parse disagree on a well-formed file")
 		}
 		if out := file.Bytes(); !bytes.Equal(out, in) {
 			t.Fatalf("round trip: %q -> %q", in, out)

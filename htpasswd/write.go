@@ -29,6 +29,15 @@ func ReadFile(path string) (*File, error) {
 	return f, nil
 }
 
+// LintFile lints the file at path (see Lint). Errors name the path.
+func LintFile(path string) (users int, problems []Problem, err error) {
+	data, err := readFile(path)
+	if err != nil {
+		return 0, nil, err
+	}
+	return Lint(bytes.NewReader(data))
+}
+
 // readFile returns the content of the file at path, which must not be over
 // MaxFileSize. Errors name the path.
 func readFile(path string) ([]byte, error) {

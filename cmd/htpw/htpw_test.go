@@ -221,7 +221,10 @@ func TestListAndLint(t *testing.T) {
 	os.WriteFile(h.file, []byte("alice:$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.\n"), 0o640)
 	h.want(h.run("", "lint", "-f", h.file), 0, "1 users, no problems")
 	os.WriteFile(h.file, []byte("alice:x\nbroken line\n"), 0o640)
-	h.want(h.run("", "lint", "-f", h.file), 1, "line 2: missing ':'")
+	r = h.run("", "lint", "-f", h.file)
+	if r.code != 1 || !strings.Contains(r.stdout, ":1: unknown-scheme") || !strings.Contains(r.stdout, ":2: malformed-line: missing ':'") {
+		t.Errorf("lint of a broken file: %+v", r)
+	}
 	h.want(h.run("", "list", "-f", h.file), 1, "line 2")
 	if b, _ := os.ReadFile(h.file); string(b) != "alice:x\nbroken line\n" {
 		t.Error("a failed command changed the file")
@@ -339,4 +342,50 @@ func TestSecretInPlaceEditDuringPrompt(t *testing.T) {
 	h.want(h.run(secretPassword+"\n", "verify", "--secret", sf, "--stdin", "erin"), 0, "")
 	h.want(h.run("x\n", "verify", "--secret", sf, "--stdin", "concurrent"), 3, "does not match")
 	h.want(h.run("x\n", "verify", "--secret", sf, "--stdin", "alice"), 3, "does not match")
+}
+
+// lint reports every problem of a file in one run, structural errors
+// included, each with its line number, and never a hash or a line's text.
+func TestLintReportsEveryProblem(t *testing.T) {
+	const file = "testdata/lint-problems.htpasswd"
+	h := newHarness(t)
+	r := h.run("", "lint", "-f", file)
+	want := []string{
+		"3: malformed-line",
+		"4: weak-scheme",
+		"5: invalid-user",
+		"6: malformed-hash",
+		"7: malformed-hash",
+		"9: duplicate-user",
+		"10: unknown-scheme",
+		"11: invalid-user",
+		"13: invalid-user",
+		"14: weak-scheme",
+	}
+	got := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if r.code != 1 || len(got) != len(want) {
+		t.Fatalf("exit %d, %d problems; want exit 1 and %d:\n%s%s", r.code, len(got), len(want), r.stdout, r.stderr)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(got[i], file+":"+w+": ") {
+			t.Errorf("problem %d: %q, want %s:%s: …", i+1, got[i], file, w)
+		}
+	}
+	if !strings.Contains(r.stderr, "10 problem(s)") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	// Nothing after a user's ':' shows, nor a line without one.
+	content, _ := os.ReadFile(file)
+	for _, line := range strings.Split(string(content), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		secret := line
+		if _, hash, ok := strings.Cut(line, ":"); ok {
+			secret = hash
+		}
+		if strings.Contains(r.stdout+r.stderr, secret) {
+			t.Errorf("output shows %q", secret)
+		}
+	}
 }

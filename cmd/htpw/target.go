@@ -134,13 +134,18 @@ func (t *target) read() (*htpasswd.File, error) {
 	return f, nil
 }
 
-// readNoArgs starts the commands that take no USER (list, lint, secret):
-// the target and its users.
-func readNoArgs(e *env, cmd *cli.Command) (*target, *htpasswd.File, error) {
+// noArgsTarget starts the commands that take no USER (list, lint, secret):
+// the target.
+func noArgsTarget(e *env, cmd *cli.Command) (*target, error) {
 	if cmd.Args().Len() != 0 {
-		return nil, nil, usageErr("%s takes no arguments", cmd.Name)
+		return nil, usageErr("%s takes no arguments", cmd.Name)
 	}
-	t, err := newTarget(e, cmd)
+	return newTarget(e, cmd)
+}
+
+// readNoArgs is noArgsTarget and the target's users.
+func readNoArgs(e *env, cmd *cli.Command) (*target, *htpasswd.File, error) {
+	t, err := noArgsTarget(e, cmd)
 	if err != nil {
 		return nil, nil, err
 	}
