@@ -126,9 +126,10 @@ const lockMode fs.FileMode = 0o660
 // Locking target itself would not work, as the rename replaces it. The lock
 // file is left in place, mode 0660 and, when the caller may set it, in
 // target's group, so that the editors who share the file through its group
-// share the lock.
+// share the lock. A lock path that is a symbolic link is refused: whoever
+// may write the directory could point it at another file.
 func lockFile(target string) (*os.File, error) {
-	lock, err := os.OpenFile(target+".lock", os.O_RDWR|os.O_CREATE, lockMode)
+	lock, err := os.OpenFile(target+".lock", os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, lockMode)
 	if errors.Is(err, fs.ErrPermission) {
 		return nil, fmt.Errorf("lock: %w (every editor must be able to write the lock file: give it the file's group and mode 0660)", err)
 	} else if err != nil {
@@ -144,14 +145,15 @@ func lockFile(target string) (*os.File, error) {
 
 // shareLock gives a lock file of ours lockMode (the umask narrows the mode
 // it is created with, and earlier versions made it 0600) and target's group.
-// Both are best effort: the lock works for us either way.
+// Both are best effort: the lock works for us either way. A file with
+// another link is left alone: it may be another file of ours, linked there.
 func shareLock(lock *os.File, target string) {
 	fi, err := lock.Stat()
-	if err != nil {
+	if err != nil || !fi.Mode().IsRegular() {
 		return
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || int(st.Uid) != os.Geteuid() {
+	if !ok || int(st.Uid) != os.Geteuid() || st.Nlink != 1 {
 		return
 	}
 	if fi.Mode().Perm() != lockMode {

@@ -319,3 +319,40 @@ func TestUpdateByUnprivilegedEditor(t *testing.T) {
 		}
 	})
 }
+
+// Whoever can write the file's directory can plant the lock file. Update
+// gives a lock file of its own mode 0660 and the file's group: it must not
+// do that to another file through a symbolic or hard link.
+func TestUpdateLockFileIsNotALink(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "htpasswd")
+	if err := os.WriteFile(path, []byte("a:{SHA}x\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("private\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	checkVictim := func() {
+		t.Helper()
+		if fi, _ := os.Stat(victim); fi.Mode().Perm() != 0o600 {
+			t.Errorf("the linked file's mode changed to %v", fi.Mode())
+		}
+	}
+	if err := os.Symlink(victim, path+".lock"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Update(path, false, setUser("b", "{SHA}y")); err == nil {
+		t.Error("Update with a symlink as its lock file succeeded")
+	}
+	checkVictim()
+	os.Chmod(victim, 0o600)
+	os.Remove(path + ".lock")
+	if err := os.Link(victim, path+".lock"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Update(path, false, setUser("b", "{SHA}y")); err != nil {
+		t.Fatal(err)
+	}
+	checkVictim()
+}
