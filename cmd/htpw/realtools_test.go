@@ -34,7 +34,12 @@ func TestMain(m *testing.M) {
 
 func htpw(t *testing.T, stdin string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(htpwBin, args...)
+	return runExit(t, exec.Command(htpwBin, args...), stdin)
+}
+
+// runExit runs cmd with stdin and returns its output and exit code.
+func runExit(t *testing.T, cmd *exec.Cmd, stdin string) (string, int) {
+	t.Helper()
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -309,15 +314,8 @@ func TestDeleteByGroupMemberKeepsServiceAccess(t *testing.T) {
 	}
 	as := func(uid uint32, stdin string, args ...string) (string, int) {
 		cmd := exec.Command(bin, args...)
-		cmd.Stdin = strings.NewReader(stdin)
 		realtest.AsUser(cmd, uid, uid, group)
-		out, err := cmd.CombinedOutput()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return string(out), ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), 0
+		return runExit(t, cmd, stdin)
 	}
 	if out, code := as(editor, "", "delete", "-f", file, "alice"); code != 0 {
 		t.Fatalf("delete as a member of the file's group: exit %d %s", code, out)
