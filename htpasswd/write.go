@@ -231,13 +231,15 @@ func writeAtomic(path string, data []byte, mode fs.FileMode) (err error) {
 	if _, err = tmp.Write(data); err != nil {
 		return err
 	}
-	if err = tmp.Chmod(mode); err != nil {
-		return err
-	}
+	// Group first, then mode: the temp file is 0600 until it is in the
+	// old file's group, never readable by the editor's own group.
 	if uid >= 0 {
 		if err = keepOwner(tmp, uid, gid); err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
+	}
+	if err = tmp.Chmod(mode); err != nil {
+		return err
 	}
 	if err = tmp.Sync(); err != nil {
 		return err
