@@ -3,6 +3,7 @@ package htpasswd
 import (
 	"errors"
 	"strconv"
+	"strings"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -12,6 +13,12 @@ import (
 // the string is checked here first.
 
 const bcryptLen = 60
+
+// bcryptAlphabet is bcrypt's base64 alphabet, in value order: the
+// characters of crypt(3)'s, in another order.
+const bcryptAlphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+func bcryptIndex(c byte) int { return strings.IndexByte(bcryptAlphabet, c) }
 
 type bcryptHash struct {
 	hash []byte // normalised to $2b$ for x/crypto
@@ -32,6 +39,16 @@ func parseBcrypt(h string) (Hash, error) {
 	}
 	if !isCryptAlphabet(h[7:]) {
 		return nil, malformed(Bcrypt, "salt and digest must be characters of [./0-9A-Za-z]")
+	}
+	// The last character of the salt carries 2 bits and that of the
+	// digest 4; the rest must be 0. crypt_blowfish (libxcrypt, Apache)
+	// writes them 0 and compares whole strings, so a hash with any of
+	// them set never matches there; x/crypto ignores them in the salt.
+	if bcryptIndex(h[bcryptLen-32])&0x0f != 0 {
+		return nil, malformed(Bcrypt, "unused bits set in the last character of the salt")
+	}
+	if bcryptIndex(h[bcryptLen-1])&0x03 != 0 {
+		return nil, malformed(Bcrypt, "unused bits set in the last character of the digest")
 	}
 	// $2y$ (PHP, Apache) and $2b$ are the same algorithm; $2a$ differs
 	// only for passwords over 255 bytes, which x/crypto handles as $2b$.

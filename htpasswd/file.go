@@ -2,9 +2,11 @@ package htpasswd
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -61,6 +63,10 @@ type Problem struct {
 type ProblemKind string
 
 const (
+	// Structural errors, which make the whole file invalid (Lint only).
+	MalformedLine ProblemKind = "malformed-line" // a line without ':'
+	InvalidUser   ProblemKind = "invalid-user"   // see ValidateUser
+
 	MalformedHash ProblemKind = "malformed-hash"
 	UnknownScheme ProblemKind = "unknown-scheme"
 	DuplicateUser ProblemKind = "duplicate-user"
@@ -88,14 +94,49 @@ type File struct {
 // an error: that entry loads with HashErr set. Input over MaxFileSize is an
 // error.
 func Parse(r io.Reader) (*File, error) {
+	f, _, err := parse(r, false)
+	return f, err
+}
+
+// Lint reads an htpasswd file as Parse does, but does not stop at a
+// structural error: it returns every problem in the file in line order,
+// the structural errors (MalformedLine, InvalidUser; Parse refuses a file
+// with any) along with what Problems reports for the well-formed lines.
+// users is the number of distinct users on well-formed lines. Like
+// ParseError, a structural Problem holds neither the line's text nor its
+// user name. The error is for reading only (ErrTooLarge included).
+func Lint(r io.Reader) (users int, problems []Problem, err error) {
+	f, bad, err := parse(r, true)
+	if err != nil {
+		return 0, nil, err
+	}
+	problems = f.Problems()
+	for _, pe := range bad {
+		kind := MalformedLine
+		if errors.Is(pe.Err, ErrInvalidUser) {
+			kind = InvalidUser
+		}
+		problems = append(problems, Problem{Line: pe.Line, Kind: kind,
+			Msg: pe.Err.Error() + "; the whole file is refused until this line is fixed"})
+	}
+	slices.SortStableFunc(problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
+	return f.Len(), problems, nil
+}
+
+// parse reads a file. It stops at the first structural error, unless all
+// is true: then it keeps going, returning each structural error and
+// keeping its line in the File as a line that is no entry, so that the
+// other lines keep their numbers.
+func parse(r io.Reader, all bool) (*File, []*ParseError, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(data) > MaxFileSize {
-		return nil, ErrTooLarge
+		return nil, nil, ErrTooLarge
 	}
 	f := &File{}
+	var bad []*ParseError
 	n := 0
 	for len(data) > 0 {
 		n++
@@ -110,12 +151,17 @@ func Parse(r io.Reader) (*File, error) {
 		}
 		l, err := parseLine(text)
 		if err != nil {
-			return nil, &ParseError{Line: n, Err: err}
+			pe := &ParseError{Line: n, Err: err}
+			if !all {
+				return nil, nil, pe
+			}
+			bad = append(bad, pe)
+			l = line{text: text}
 		}
 		l.eol = eol
 		f.lines = append(f.lines, l)
 	}
-	return f, nil
+	return f, bad, nil
 }
 
 func parseLine(text string) (line, error) {

@@ -2,9 +2,11 @@ package htpasswd
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -102,6 +104,54 @@ func TestStructuralErrors(t *testing.T) {
 	}
 }
 
+func TestLint(t *testing.T) {
+	in := "# c\r\n" +
+		"alice:$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.\r\n" +
+		"no colon, Quartz-Zebra-91\r\n" +
+		"bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\r\n" +
+		"al\x01ice:$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.\r\n" +
+		"alice:{PLAIN}second\r\n" +
+		"carol:$5$rounds=0999$saltstring$z/y8l95GSjij6uHx2xAJer7YCODLtrhIxItWC13D4g5\r\n" +
+		"\xff:x\r\n" +
+		"dave:{PLAIN}pw"
+	users, problems, err := Lint(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range problems {
+		got = append(got, string(p.Kind)+"@"+strconv.Itoa(p.Line)+"/"+p.User)
+		for _, leak := range []string{"Quartz", "Xxd1irWT9", "W6ph", "second", "0999", "z/y8l95", "al\x01", "\xff", "PLAIN"} {
+			if strings.Contains(p.Msg, leak) {
+				t.Errorf("line %d: message %q shows %q", p.Line, p.Msg, leak)
+			}
+		}
+	}
+	want := "malformed-line@3/ weak-scheme@4/bob invalid-user@5/ duplicate-user@6/alice malformed-hash@7/carol invalid-user@8/ weak-scheme@9/dave"
+	if strings.Join(got, " ") != want {
+		t.Errorf("problems %s\nwant     %s", strings.Join(got, " "), want)
+	}
+	if users != 4 {
+		t.Errorf("%d users, want 4", users)
+	}
+	// Parse still stops at the first structural error.
+	var pe *ParseError
+	if _, err := Parse(strings.NewReader(in)); !errors.As(err, &pe) || pe.Line != 3 {
+		t.Errorf("Parse: %v", err)
+	}
+	f, _ := ReadFile("testdata/mixed.htpasswd")
+	users, problems, err = LintFile("testdata/mixed.htpasswd")
+	if err != nil || users != f.Len() || len(problems) != len(f.Problems()) {
+		t.Errorf("LintFile of a well-formed file: %d users, %v, %v", users, problems, err)
+	}
+	if _, _, err := Lint(bytes.NewReader(bytes.Repeat([]byte("#"), MaxFileSize+1))); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("oversize: %v", err)
+	}
+	if _, _, err := LintFile("testdata"); err == nil || !strings.Contains(err.Error(), "testdata: is a directory") {
+		t.Errorf("directory: %v", err)
+	}
+}
+
 func TestOversize(t *testing.T) {
 	in := bytes.Repeat([]byte("#"), MaxFileSize+1)
 	if _, err := Parse(bytes.NewReader(in)); !errors.Is(err, ErrTooLarge) {
@@ -174,13 +224,29 @@ func FuzzParseRoundTrip(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
+		users, problems, lerr := Lint(bytes.NewReader(in))
+		if lerr != nil {
+			t.Fatalf("Lint: %v", lerr)
+		}
 		file, err := Parse(bytes.NewReader(in))
 		if err != nil {
 			var pe *ParseError
 			if !errors.As(err, &pe) || pe.Line < 1 {
 				t.Fatalf("error without a line: %v", err)
 			}
-			return
+			// Lint reports it, as the first structural problem.
+			for _, p := range problems {
+				if p.Kind == MalformedLine || p.Kind == InvalidUser {
+					if p.Line != pe.Line {
+						t.Fatalf("Parse stops at line %d, Lint's first structural problem is on line %d", pe.Line, p.Line)
+					}
+					return
+				}
+			}
+			t.Fatalf("Lint misses the structural error on line %d", pe.Line)
+		}
+		if users != file.Len() || !slices.Equal(problems, file.Problems()) {
+			t.Fatal("Lint and Parse disagree on a well-formed file")
 		}
 		if out := file.Bytes(); !bytes.Equal(out, in) {
 			t.Fatalf("round trip: %q -> %q", in, out)
@@ -208,8 +274,13 @@ func FuzzParseHash(f *testing.F) {
 	for _, g := range goldenHashes {
 		f.Add(g.hash)
 	}
+	for _, r := range libxcryptRefuses {
+		f.Add(r.hash)
+	}
 	f.Add("$6$rounds=abc$x$y")
 	f.Add("{SSHA}Zm9vCg==")
+	f.Add("$5$rounds=999999999$saltstring$z/y8l95GSjij6uHx2xAJer7YCODLtrhIxItWC13D4g5")
+	f.Add("$5$rounds=1000000000$saltstring$z/y8l95GSjij6uHx2xAJer7YCODLtrhIxItWC13D4g5")
 	f.Fuzz(func(t *testing.T, s string) {
 		h, err := ParseHash(s)
 		if err != nil {
@@ -221,6 +292,7 @@ func FuzzParseHash(f *testing.F) {
 		if h.Scheme() != Identify(s) {
 			t.Fatalf("scheme %s, Identify %s", h.Scheme(), Identify(s))
 		}
+		checkCanonical(t, h, s)
 		if h.Scheme() == Bcrypt && h.Cost() > 6 {
 			return // too slow to verify in a fuzz loop
 		}
@@ -231,4 +303,31 @@ func FuzzParseHash(f *testing.F) {
 		}
 		h.Verify([]byte("password"))
 	})
+}
+
+// bcryptBase64 decodes bcrypt's base64 refusing set padding bits: an
+// oracle for the parser, which checks the bits by hand.
+var bcryptBase64 = base64.NewEncoding(bcryptAlphabet).WithPadding(base64.NoPadding).Strict()
+
+// checkCanonical fails unless an accepted crypt hash is written as
+// libxcrypt writes it, which is the only way it can match there: rounds=
+// with no leading zero between 1000 and 999999999, bcrypt's salt and digest
+// without padding bits.
+func checkCanonical(t *testing.T, h Hash, s string) {
+	switch h.Scheme() {
+	case SHA256Crypt, SHA512Crypt:
+		if r := h.Cost(); r < 1000 || r > 999999999 {
+			t.Fatalf("rounds %d accepted", r)
+		}
+		if strings.HasPrefix(s[3:], "rounds=") && !strings.HasPrefix(s[3:], "rounds="+strconv.Itoa(h.Cost())+"$") {
+			t.Fatalf("rounds= not as libxcrypt writes %d", h.Cost())
+		}
+	case Bcrypt:
+		if _, err := bcryptBase64.DecodeString(s[7:29]); err != nil {
+			t.Fatalf("salt: %v", err)
+		}
+		if _, err := bcryptBase64.DecodeString(s[29:]); err != nil {
+			t.Fatalf("digest: %v", err)
+		}
+	}
 }

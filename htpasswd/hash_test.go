@@ -24,10 +24,13 @@ var goldenHashes = []struct {
 	{"{PLAIN}password", "password", Plain},
 	{"$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5", "Hello world!", SHA256Crypt},
 	{"$5$rounds=10000$saltstringsaltst$3xv.VbSHBb41AL9AvLeujZkZRBAwqFMz2.opqey6IcA", "Hello world!", SHA256Crypt},
-	// rounds below the minimum are raised to 1000, as the spec says.
-	{"$5$rounds=10$roundstoolow$yfvwcWrQ8l/K0DAWyuPMDNHpIVlTQebY9l/gL972bIC", "the minimum number is still observed", SHA256Crypt},
+	// The least rounds libxcrypt takes, and the default written out; the
+	// spec's "rounds=10" vectors, which glibc raised to 1000, libxcrypt
+	// refuses: see TestMalformedHashes.
+	{"$5$rounds=1000$roundstoolow$yfvwcWrQ8l/K0DAWyuPMDNHpIVlTQebY9l/gL972bIC", "the minimum number is still observed", SHA256Crypt},
+	{"$5$rounds=5000$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5", "Hello world!", SHA256Crypt},
 	{"$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1", "Hello world!", SHA512Crypt},
-	{"$6$rounds=10$roundstoolow$kUMsbe306n21p9R.FRkW3IGn.S9NPN0x50YhH1xhLsPuWGsUSklZt58jaTfF4ZEQpyUNGc0dqbpBYYBaHHrsX.", "the minimum number is still observed", SHA512Crypt},
+	{"$6$rounds=1000$roundstoolow$kUMsbe306n21p9R.FRkW3IGn.S9NPN0x50YhH1xhLsPuWGsUSklZt58jaTfF4ZEQpyUNGc0dqbpBYYBaHHrsX.", "the minimum number is still observed", SHA512Crypt},
 	{"$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/", "password", MD5Crypt},
 	{"$2y$05$bvIG6Nmid91Mu9RcmmWZfO5HJIMCT8riNW0hEp8f6/FuA2/mHZFpe", "password", Bcrypt},
 	{"$2y$04$5Adz8peFcAu5LL6c/I6AFeq2JoBxJMuN46j0hrWXeD.feF4Ae01/W", "password", Bcrypt},
@@ -60,6 +63,32 @@ func TestGoldenHashes(t *testing.T) {
 	}
 }
 
+// libxcryptRefuses are hashes that libxcrypt (Debian's libcrypt, through
+// which nginx checks crypt hashes) refuses, but whose digest is right for
+// the password under a lenient reading: rounds= raised to 1000 (as glibc
+// and the sha-crypt spec did), read with a leading zero or a sign, or the
+// padding bits in the last character of a bcrypt salt or digest ignored (as
+// x/crypto/bcrypt does for the salt). They must never match.
+var libxcryptRefuses = []struct{ hash, password string }{
+	{"$5$rounds=999$saltstring$z/y8l95GSjij6uHx2xAJer7YCODLtrhIxItWC13D4g5", "Hello world!"},
+	{"$5$rounds=0100$saltstring$z/y8l95GSjij6uHx2xAJer7YCODLtrhIxItWC13D4g5", "Hello world!"},
+	{"$5$rounds=01000$saltstring$z/y8l95GSjij6uHx2xAJer7YCODLtrhIxItWC13D4g5", "Hello world!"},
+	{"$5$rounds=0$saltstring$z/y8l95GSjij6uHx2xAJer7YCODLtrhIxItWC13D4g5", "Hello world!"},
+	{"$5$rounds=05000$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5", "Hello world!"},
+	{"$5$rounds=+5000$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5", "Hello world!"},
+	{"$5$rounds=10$roundstoolow$yfvwcWrQ8l/K0DAWyuPMDNHpIVlTQebY9l/gL972bIC", "the minimum number is still observed"},
+	{"$6$rounds=10$roundstoolow$kUMsbe306n21p9R.FRkW3IGn.S9NPN0x50YhH1xhLsPuWGsUSklZt58jaTfF4ZEQpyUNGc0dqbpBYYBaHHrsX.", "the minimum number is still observed"},
+	{"$6$rounds=999$saltstring$Zu2Vknok2/f53APfN687ADnzeNBLcsEgTwvcBHMD2./07rZQAt8vsuKVufD15dyZh.LOLB/uZKf6I3GyON4bp/", "Hello world!"},
+	{"$6$rounds=05000$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1", "Hello world!"},
+	// Salt: its last character carries 2 bits, the low 4 must be 0.
+	{"$2y$05$bvIG6Nmid91Mu9RcmmWZfP5HJIMCT8riNW0hEp8f6/FuA2/mHZFpe", "password"},
+	{"$2y$05$bvIG6Nmid91Mu9RcmmWZfZ5HJIMCT8riNW0hEp8f6/FuA2/mHZFpe", "password"},
+	{"$2y$04$5Adz8peFcAu5LL6c/I6AFfq2JoBxJMuN46j0hrWXeD.feF4Ae01/W", "password"},
+	// Digest: its last character carries 4 bits, the low 2 must be 0.
+	{"$2y$05$bvIG6Nmid91Mu9RcmmWZfO5HJIMCT8riNW0hEp8f6/FuA2/mHZFpf", "password"},
+	{"$2y$05$bvIG6Nmid91Mu9RcmmWZfO5HJIMCT8riNW0hEp8f6/FuA2/mHZFph", "password"},
+}
+
 func TestMalformedHashes(t *testing.T) {
 	tests := []struct {
 		hash string
@@ -89,6 +118,9 @@ func TestMalformedHashes(t *testing.T) {
 		{"$6$saltstring$short", ErrMalformedHash},
 		{"$6$saltstringsaltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1", ErrMalformedHash},
 		{"$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5$", ErrMalformedHash},
+		// Above libxcrypt's maximum; libxcryptRefuses has the rest.
+		{"$5$rounds=1000000000$saltstring$z/y8l95GSjij6uHx2xAJer7YCODLtrhIxItWC13D4g5", ErrMalformedHash},
+		{"$6$rounds=9999999999$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1", ErrMalformedHash},
 		{"$2y$05$bvIG6Nmid91Mu9RcmmWZfO5HJIMCT8riNW0hEp8f6/FuA2/mHZFp", ErrMalformedHash},
 		{"$2y$03$bvIG6Nmid91Mu9RcmmWZfO5HJIMCT8riNW0hEp8f6/FuA2/mHZFpe", ErrMalformedHash},
 		{"$2y$32$bvIG6Nmid91Mu9RcmmWZfO5HJIMCT8riNW0hEp8f6/FuA2/mHZFpe", ErrMalformedHash},
@@ -103,6 +135,12 @@ func TestMalformedHashes(t *testing.T) {
 		{"abJnggxhB/yWJ", ErrMalformedHash}, // last character has low bits set
 		{"$apr1$salt$Xxd1irWT9ycqoYxGFn4cé", ErrMalformedHash},
 	}
+	for _, r := range libxcryptRefuses {
+		tests = append(tests, struct {
+			hash string
+			want error
+		}{r.hash, ErrMalformedHash})
+	}
 	for _, tt := range tests {
 		h, err := ParseHash(tt.hash)
 		if !errors.Is(err, tt.want) || h != nil {
@@ -112,7 +150,7 @@ func TestMalformedHashes(t *testing.T) {
 		if len(tt.hash) > 4 && strings.Contains(err.Error(), tt.hash[4:]) {
 			t.Errorf("error %q quotes the hash", err)
 		}
-		for _, pw := range []string{"", "password", tt.hash, "Hello world!"} {
+		for _, pw := range []string{"", "password", tt.hash, "Hello world!", "the minimum number is still observed"} {
 			if Verify(tt.hash, []byte(pw)) {
 				t.Errorf("Verify(%q, %q) = true", tt.hash, pw)
 			}
@@ -227,6 +265,30 @@ func TestGenerate(t *testing.T) {
 	}{{Bcrypt, 3}, {Bcrypt, 32}, {SHA256Crypt, 999}, {APR1, 5}, {MD5Crypt, 0}, {DESCrypt, 0}, {SSHA, 0}, {Unknown, 0}, {Bcrypt, -1}} {
 		if _, err := Generate(bad.s, []byte("pw"), bad.c); err == nil {
 			t.Errorf("Generate(%s, %d) succeeded", bad.s, bad.c)
+		}
+	}
+}
+
+// libxcrypt is the reference for what a crypt hash means: nginx on Debian
+// checks them with it, comparing crypt(password, hash) to the hash. Perl's
+// crypt() calls it. A hash matches here exactly when it matches there.
+func TestCryptHashesAsLibxcrypt(t *testing.T) {
+	perl := realtest.Need(t, "perl")
+	cases := libxcryptRefuses
+	for _, g := range goldenHashes {
+		switch g.scheme {
+		case MD5Crypt, Bcrypt, SHA256Crypt, SHA512Crypt, DESCrypt:
+			cases = append(cases, struct{ hash, password string }{g.hash, g.password})
+		}
+	}
+	for _, c := range cases {
+		out, err := exec.Command(perl, "-e", "print crypt($ARGV[0], $ARGV[1]) // ''", c.password, c.hash).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		libc := string(out) == c.hash
+		if ours := Verify(c.hash, []byte(c.password)); ours != libc {
+			t.Errorf("%s: matches here %v, in libxcrypt %v", c.hash, ours, libc)
 		}
 	}
 }

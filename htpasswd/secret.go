@@ -246,6 +246,33 @@ func (s *Secret) SetFile(f *File, format SecretFormat) error {
 	return nil
 }
 
+// UpdateSecretFile edits the users of the Secret manifest at path as Update
+// edits an htpasswd file: under an exclusive flock on path+".lock", it reads
+// the manifest, calls fn with its users in format ("" for the format it
+// has), stores them back with SetFile and replaces the file atomically with
+// the manifest as Marshal writes it, keeping the file's mode, owner and
+// group as WriteFileAtomic does. If fn or anything else fails, the file is
+// left as it was. Concurrent edits of one manifest lose nothing.
+func UpdateSecretFile(path string, format SecretFormat, fn func(*File) error) error {
+	return update(path, false, func(target string, data []byte) ([]byte, error) {
+		s, err := ParseSecret(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", target, err)
+		}
+		f, err := s.File(format)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", target, err)
+		}
+		if err := fn(f); err != nil {
+			return nil, err
+		}
+		if err := s.SetFile(f, format); err != nil {
+			return nil, fmt.Errorf("%s: %w", target, err)
+		}
+		return s.Marshal()
+	})
+}
+
 // serverSide are metadata fields the API server owns; kubectl apply of a
 // manifest that carries them fails or fights the server.
 var serverSide = []string{"resourceVersion", "uid", "creationTimestamp", "managedFields", "generation", "selfLink"}

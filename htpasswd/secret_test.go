@@ -3,9 +3,12 @@ package htpasswd
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -197,4 +200,74 @@ func FuzzParseSecret(f *testing.F) {
 			t.Fatalf("users %q became %q", users(file), users(again))
 		}
 	})
+}
+
+func TestUpdateSecretFile(t *testing.T) {
+	for _, name := range []string{"secret-kubectl.yaml", "secret-kubectl.json", "secret-authmap.yaml"} {
+		t.Run(name, func(t *testing.T) {
+			orig, err := os.ReadFile(filepath.Join("testdata", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), name)
+			if err := os.WriteFile(path, orig, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			before, _ := mustSecret(t, name).File("")
+			// Concurrent edits, each reading the manifest under the lock,
+			// lose nothing.
+			var wg sync.WaitGroup
+			errs := make(chan error, 20)
+			for i := range 20 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs <- UpdateSecretFile(path, "", setUser(fmt.Sprintf("user%02d", i), "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="))
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			b, _ := os.ReadFile(path)
+			s, err := ParseSecret(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := s.File("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Len() != before.Len()+20 || s.Format() != mustSecret(t, name).Format() {
+				t.Errorf("%d users in %s, want %d in %s", f.Len(), s.Format(), before.Len()+20, mustSecret(t, name).Format())
+			}
+			if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+				t.Errorf("mode %v, want 0600", fi.Mode())
+			}
+			// A failing edit leaves the file as it was.
+			boom := errors.New("boom")
+			if err := UpdateSecretFile(path, "", func(f *File) error { f.Delete("user00"); return boom }); !errors.Is(err, boom) {
+				t.Errorf("fn error: %v", err)
+			}
+			if again, _ := os.ReadFile(path); !bytes.Equal(again, b) {
+				t.Error("a failed edit changed the file")
+			}
+		})
+	}
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "configmap.yaml")
+	os.WriteFile(bad, []byte("kind: ConfigMap\n"), 0o600)
+	if err := UpdateSecretFile(bad, "", setUser("a", "{SHA}x")); !errors.Is(err, ErrNotSecret) || !strings.Contains(err.Error(), bad) {
+		t.Errorf("not a Secret: %v", err)
+	}
+	missing := filepath.Join(dir, "missing.yaml")
+	if err := UpdateSecretFile(missing, "", setUser("a", "{SHA}x")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing manifest: %v", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("a missing manifest was created")
+	}
 }

@@ -35,16 +35,16 @@ func parseSHACrypt(h string, s Scheme) (Hash, error) {
 		if !ok {
 			return nil, malformed(s, "missing '$' after rounds=")
 		}
-		// Digits only: strconv.Atoi would take a sign. Ten digits is
-		// enough for any value the spec clamps.
-		if num == "" || len(num) > 10 || strings.Trim(num, "0123456789") != "" {
-			return nil, malformed(s, "rounds= must be a decimal number")
-		}
+		// As libxcrypt reads it: from 1000 to 999999999, digits only
+		// (strconv.Atoi would take a sign), no leading zero. The spec and
+		// glibc raised smaller values to 1000 and lowered larger ones;
+		// libxcrypt refuses them, so nginx on Debian never matches such a
+		// hash, and neither may we.
 		n, err := strconv.Atoi(num)
-		if err != nil {
-			return nil, malformed(s, "rounds= must be a decimal number")
+		if err != nil || num[0] < '1' || num[0] > '9' || n < shaRoundsMin || n > shaRoundsMax {
+			return nil, malformed(s, "rounds= must be a number from 1000 to 999999999 without leading zeros")
 		}
-		rounds = min(max(n, shaRoundsMin), shaRoundsMax)
+		rounds = n
 		rest = after
 	}
 	salt, sum, ok := strings.Cut(rest, "$")

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/authreq/authreq/internal/realtest"
 )
 
 func setUser(user, hash string) func(*File) error {
@@ -42,6 +45,21 @@ func TestUpdateCreatesAndKeepsMode(t *testing.T) {
 	if b, _ := os.ReadFile(path); string(b) != "a:{SHA}x\nb:{SHA}y\n" {
 		t.Errorf("content %q", b)
 	}
+	// The lock file is 0660 whatever the umask, and one left 0600 by an
+	// earlier version is widened by its owner's next edit.
+	lock := path + ".lock"
+	if fi, err := os.Stat(lock); err != nil || fi.Mode().Perm() != 0o660 {
+		t.Errorf("lock file %v, %v; want mode 0660", fi.Mode(), err)
+	}
+	if err := os.Chmod(lock, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Update(path, false, setUser("b", "{SHA}y")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(lock); fi.Mode().Perm() != 0o660 {
+		t.Errorf("old lock file still %v", fi.Mode())
+	}
 	if os.Geteuid() == 0 {
 		if err := os.Chown(path, 1234, 5678); err != nil {
 			t.Fatal(err)
@@ -51,6 +69,9 @@ func TestUpdateCreatesAndKeepsMode(t *testing.T) {
 		}
 		if uid, gid := ownerOf(t, path); uid != 1234 || gid != 5678 {
 			t.Errorf("owner not kept: %d:%d", uid, gid)
+		}
+		if _, gid := ownerOf(t, lock); gid != 5678 {
+			t.Errorf("lock file group %d, want the file's, 5678", gid)
 		}
 	}
 }
@@ -162,4 +183,176 @@ func ownerOf(t *testing.T, path string) (uid, gid int) {
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	return int(st.Uid), int(st.Gid)
+}
+
+// editorFileEnv and editorUserEnv tell TestEditorChild what to edit.
+const (
+	editorFileEnv = "HTPASSWD_TEST_EDITOR_FILE"
+	editorUserEnv = "HTPASSWD_TEST_EDITOR_DELETE"
+)
+
+// TestEditorChild is no test of its own: TestUpdateByUnprivilegedEditor
+// runs the test binary as an unprivileged user with only this test
+// selected, to delete a user from a file with Update.
+func TestEditorChild(t *testing.T) {
+	path := os.Getenv(editorFileEnv)
+	if path == "" {
+		t.Skip("run by TestUpdateByUnprivilegedEditor")
+	}
+	user := os.Getenv(editorUserEnv)
+	err := Update(path, false, func(f *File) error {
+		if !f.Delete(user) {
+			return fmt.Errorf("no user %q", user)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("edit error: %v", err)
+	}
+}
+
+// An editor who is not root cannot keep the file's owner. The file must
+// keep its group, through which the service reads it, or the edit must
+// fail and leave the file alone. Ids are numeric: no /etc/group entries.
+func TestUpdateByUnprivilegedEditor(t *testing.T) {
+	realtest.NeedRoot(t)
+	const group, editor, other = 4242, 4243, 4244
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := realtest.PublicDir(t)
+	bin := realtest.CopyExecutable(t, exe, pub)
+	deleteAs := func(path, user string, uid uint32, groups ...uint32) (string, error) {
+		cmd := exec.Command(bin, "-test.run=^TestEditorChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), editorFileEnv+"="+path, editorUserEnv+"="+user)
+		realtest.AsUser(cmd, uid, uid, groups...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	// setup makes dir/htpasswd with three users, owned as given.
+	setup := func(t *testing.T, name string, dirUID, dirGID, fileUID, fileGID int, dirMode, fileMode fs.FileMode) string {
+		dir := filepath.Join(pub, name)
+		if err := os.Mkdir(dir, dirMode); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(path, []byte("alice:{SHA}x\nbob:{SHA}y\ncarol:{SHA}z\n"), fileMode); err != nil {
+			t.Fatal(err)
+		}
+		for p, m := range map[string]fs.FileMode{dir: dirMode, path: fileMode} {
+			if err := os.Chmod(p, m); err != nil { // no umask
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chown(dir, dirUID, dirGID); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(path, fileUID, fileGID); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+
+	t.Run("group member keeps the group", func(t *testing.T) {
+		path := setup(t, "member", 0, group, 0, group, 0o770, 0o660)
+		if out, err := deleteAs(path, "alice", editor, group); err != nil {
+			t.Fatalf("edit as a member of the file's group: %v\n%s", err, out)
+		}
+		uid, gid := ownerOf(t, path)
+		if gid != group {
+			t.Errorf("file group %d after the edit, want %d: the service can no longer read it", gid, group)
+		}
+		if uid != editor {
+			t.Errorf("owner %d, want the editor %d (only root can keep root as owner)", uid, editor)
+		}
+		if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o660 {
+			t.Errorf("mode %v, want 0660", fi.Mode())
+		}
+		if b, _ := os.ReadFile(path); string(b) != "bob:{SHA}y\ncarol:{SHA}z\n" {
+			t.Errorf("content %q", b)
+		}
+		// The lock file serves every member of the group.
+		lock := path + ".lock"
+		if fi, err := os.Stat(lock); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != 0o660 {
+			t.Errorf("lock file mode %v, want 0660", fi.Mode())
+		}
+		if _, gid := ownerOf(t, lock); gid != group {
+			t.Errorf("lock file group %d, want %d", gid, group)
+		}
+		if out, err := deleteAs(path, "bob", other, group); err != nil {
+			t.Fatalf("edit by another member of the group: %v\n%s", err, out)
+		}
+		if _, gid := ownerOf(t, path); gid != group {
+			t.Errorf("file group %d after the second edit, want %d", gid, group)
+		}
+		if b, _ := os.ReadFile(path); string(b) != "carol:{SHA}z\n" {
+			t.Errorf("content %q", b)
+		}
+	})
+
+	t.Run("group not kept fails and leaves the file", func(t *testing.T) {
+		// The editor owns the file and its directory but is not in the
+		// file's group, so cannot give the new file that group.
+		path := setup(t, "outsider", editor, editor, editor, group, 0o755, 0o640)
+		before, _ := os.ReadFile(path)
+		out, err := deleteAs(path, "alice", editor)
+		if err == nil {
+			t.Fatalf("edit that would change the file's group succeeded:\n%s", out)
+		}
+		if !strings.Contains(out, path) || !strings.Contains(out, "group") {
+			t.Errorf("error does not name the file and its group:\n%s", out)
+		}
+		if b, _ := os.ReadFile(path); string(b) != string(before) {
+			t.Errorf("file changed: %q", b)
+		}
+		if uid, gid := ownerOf(t, path); uid != editor || gid != group {
+			t.Errorf("owner changed to %d:%d", uid, gid)
+		}
+		entries, _ := os.ReadDir(filepath.Dir(path))
+		for _, e := range entries {
+			if strings.Contains(e.Name(), ".tmp-") {
+				t.Errorf("temp file left behind: %s", e.Name())
+			}
+		}
+	})
+}
+
+// Whoever can write the file's directory can plant the lock file. Update
+// gives a lock file of its own mode 0660 and the file's group: it must not
+// do that to another file through a symbolic or hard link.
+func TestUpdateLockFileIsNotALink(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "htpasswd")
+	if err := os.WriteFile(path, []byte("a:{SHA}x\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("private\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	checkVictim := func() {
+		t.Helper()
+		if fi, _ := os.Stat(victim); fi.Mode().Perm() != 0o600 {
+			t.Errorf("the linked file's mode changed to %v", fi.Mode())
+		}
+	}
+	if err := os.Symlink(victim, path+".lock"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Update(path, false, setUser("b", "{SHA}y")); err == nil {
+		t.Error("Update with a symlink as its lock file succeeded")
+	}
+	checkVictim()
+	os.Chmod(victim, 0o600)
+	os.Remove(path + ".lock")
+	if err := os.Link(victim, path+".lock"); err != nil {
+		t.Fatal(err)
+	}
+	if err := Update(path, false, setUser("b", "{SHA}y")); err != nil {
+		t.Fatal(err)
+	}
+	checkVictim()
 }

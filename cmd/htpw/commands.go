@@ -250,18 +250,21 @@ func lintCommand(e *env) *cli.Command {
 		Usage: "report malformed lines, unusable hashes, duplicate users and weak schemes; exit 1 on any",
 		Flags: targetFlags(false),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			t, f, err := readNoArgs(e, cmd)
+			t, err := noArgsTarget(e, cmd)
 			if err != nil {
 				return err
 			}
-			problems := f.Problems()
+			users, problems, err := htpasswd.LintFile(t.path)
+			if err != nil {
+				return err
+			}
 			for _, p := range problems {
 				fmt.Fprintf(e.stdout, "%s:%d: %s: %s\n", t.name(), p.Line, p.Kind, p.Msg)
 			}
 			if len(problems) > 0 {
 				return fmt.Errorf("%s: %d problem(s)", t.name(), len(problems))
 			}
-			fmt.Fprintf(e.stderr, "%s: %d users, no problems\n", t.name(), f.Len())
+			fmt.Fprintf(e.stderr, "%s: %d users, no problems\n", t.name(), users)
 			return nil
 		},
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authreq/authreq/htpasswd"
 )
@@ -30,6 +31,8 @@ type harness struct {
 	asked  []string
 	busy   bool // the last isTTY call was told stdin carries a manifest
 	extEnv map[string]string
+	// onPrompt, if set, runs at each password prompt.
+	onPrompt func()
 }
 
 func newHarness(t *testing.T) *harness {
@@ -49,6 +52,9 @@ func (h *harness) run(stdin string, args ...string) result {
 		isTTY:  func(busy bool) bool { h.busy = busy; return h.tty },
 		readPassword: func(prompt string, busy bool) ([]byte, error) {
 			h.asked = append(h.asked, prompt)
+			if h.onPrompt != nil {
+				h.onPrompt()
+			}
 			if len(h.typed) == 0 {
 				return nil, errors.New("EOF")
 			}
@@ -215,7 +221,10 @@ func TestListAndLint(t *testing.T) {
 	os.WriteFile(h.file, []byte("alice:$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.\n"), 0o640)
 	h.want(h.run("", "lint", "-f", h.file), 0, "1 users, no problems")
 	os.WriteFile(h.file, []byte("alice:x\nbroken line\n"), 0o640)
-	h.want(h.run("", "lint", "-f", h.file), 1, "line 2: missing ':'")
+	r = h.run("", "lint", "-f", h.file)
+	if r.code != 1 || !strings.Contains(r.stdout, ":1: unknown-scheme") || !strings.Contains(r.stdout, ":2: malformed-line: missing ':'") {
+		t.Errorf("lint of a broken file: %+v", r)
+	}
 	h.want(h.run("", "list", "-f", h.file), 1, "line 2")
 	if b, _ := os.ReadFile(h.file); string(b) != "alice:x\nbroken line\n" {
 		t.Error("a failed command changed the file")
@@ -299,4 +308,84 @@ func TestEditSecret(t *testing.T) {
 	h.want(h.run("", "list", "--secret", "-", "--in-place"), 2, "--in-place")
 	m, _ := os.ReadFile("testdata/secret-authmap.yaml")
 	h.want(h.run(string(m), "add", "--secret", "-", "--generate", "dave smith"), 1, "auth-map")
+}
+
+// While htpw waits at the prompt, another editor adds a user to the same
+// manifest: the prompt holds no lock, and the edit, which reads the
+// manifest under the lock after the prompt, keeps that user.
+func TestSecretInPlaceEditDuringPrompt(t *testing.T) {
+	h := newHarness(t)
+	manifest, _ := os.ReadFile("testdata/secret-kubectl.yaml")
+	sf := filepath.Join(h.dir, "secret.yaml")
+	os.WriteFile(sf, manifest, 0o600)
+	h.tty = true
+	h.typed = []string{secretPassword, secretPassword}
+	h.onPrompt = func() {
+		h.onPrompt = nil
+		done := make(chan error, 1)
+		go func() {
+			done <- htpasswd.UpdateSecretFile(sf, "", func(f *htpasswd.File) error {
+				_, err := f.Set("concurrent", "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=")
+				return err
+			})
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("concurrent edit: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("the manifest is locked while htpw waits at the prompt")
+		}
+	}
+	h.want(h.run("", "add", "--secret", sf, "--in-place", "--cost", "4", "erin"), 0, "")
+	h.want(h.run(secretPassword+"\n", "verify", "--secret", sf, "--stdin", "erin"), 0, "")
+	h.want(h.run("x\n", "verify", "--secret", sf, "--stdin", "concurrent"), 3, "does not match")
+	h.want(h.run("x\n", "verify", "--secret", sf, "--stdin", "alice"), 3, "does not match")
+}
+
+// lint reports every problem of a file in one run, structural errors
+// included, each with its line number, and never a hash or a line's text.
+func TestLintReportsEveryProblem(t *testing.T) {
+	const file = "testdata/lint-problems.htpasswd"
+	h := newHarness(t)
+	r := h.run("", "lint", "-f", file)
+	want := []string{
+		"3: malformed-line",
+		"4: weak-scheme",
+		"5: invalid-user",
+		"6: malformed-hash",
+		"7: malformed-hash",
+		"9: duplicate-user",
+		"10: unknown-scheme",
+		"11: invalid-user",
+		"13: invalid-user",
+		"14: weak-scheme",
+	}
+	got := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+	if r.code != 1 || len(got) != len(want) {
+		t.Fatalf("exit %d, %d problems; want exit 1 and %d:\n%s%s", r.code, len(got), len(want), r.stdout, r.stderr)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(got[i], file+":"+w+": ") {
+			t.Errorf("problem %d: %q, want %s:%s: …", i+1, got[i], file, w)
+		}
+	}
+	if !strings.Contains(r.stderr, "10 problem(s)") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	// Nothing after a user's ':' shows, nor a line without one.
+	content, _ := os.ReadFile(file)
+	for _, line := range strings.Split(string(content), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		secret := line
+		if _, hash, ok := strings.Cut(line, ":"); ok {
+			secret = hash
+		}
+		if strings.Contains(r.stdout+r.stderr, secret) {
+			t.Errorf("output shows %q", secret)
+		}
+	}
 }

@@ -34,7 +34,12 @@ func TestMain(m *testing.M) {
 
 func htpw(t *testing.T, stdin string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(htpwBin, args...)
+	return runExit(t, exec.Command(htpwBin, args...), stdin)
+}
+
+// runExit runs cmd with stdin and returns its output and exit code.
+func runExit(t *testing.T, cmd *exec.Cmd, stdin string) (string, int) {
+	t.Helper()
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); ok {
@@ -122,19 +127,21 @@ func TestVerifyApacheFiles(t *testing.T) {
 	}
 }
 
-// Fifty htpw processes adding users to one file at once lose none.
-func TestParallelAdds(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "htpasswd")
+// addInParallel runs n htpw add processes at once, adding user00, user01,
+// … to the target that args name, and fails the test for any that fails.
+func addInParallel(t *testing.T, n int, args ...string) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan string, 50)
-	for i := range 50 {
+	errs := make(chan string, n)
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.Command(htpwBin, "add", "-f", file, "--stdin", "--algo", "apr1", fmt.Sprintf("user%02d", i))
+			user := fmt.Sprintf("user%02d", i)
+			cmd := exec.Command(htpwBin, append(append([]string{"add"}, args...), "--stdin", "--algo", "apr1", user)...)
 			cmd.Stdin = strings.NewReader("pw\n")
 			if out, err := cmd.CombinedOutput(); err != nil {
-				errs <- fmt.Sprintf("user%02d: %v %s", i, err, out)
+				errs <- fmt.Sprintf("%s: %v %s", user, err, out)
 			}
 		}()
 	}
@@ -143,12 +150,60 @@ func TestParallelAdds(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
+}
+
+// Fifty htpw processes adding users to one file at once lose none.
+func TestParallelAdds(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	addInParallel(t, 50, "-f", file)
 	f, err := htpasswd.ReadFile(file)
 	if err != nil || f.Len() != 50 {
 		t.Fatalf("%d users, %v", f.Len(), err)
 	}
 	if out, code := htpw(t, "", "lint", "-f", file); code != 0 {
 		t.Errorf("lint: %s", out)
+	}
+}
+
+// Thirty htpw processes adding users to one Secret manifest in place at
+// once lose none, and the manifest keeps its mode.
+func TestParallelSecretAddsInPlace(t *testing.T) {
+	manifest, err := os.ReadFile("testdata/secret-kubectl.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "secret.yaml")
+	if err := os.WriteFile(file, manifest, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addInParallel(t, 30, "--secret", file, "--in-place")
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := htpasswd.ParseSecret(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.File("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := []string{"alice"} // there before
+	for i := range 30 {
+		users = append(users, fmt.Sprintf("user%02d", i))
+	}
+	var lost []string
+	for _, user := range users {
+		if _, ok := f.Lookup(user); !ok {
+			lost = append(lost, user)
+		}
+	}
+	if len(lost) > 0 {
+		t.Errorf("%d users lost: %s", len(lost), strings.Join(lost, " "))
+	}
+	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode())
 	}
 }
 
@@ -219,5 +274,56 @@ func TestTerminalPromptWithSecretPipe(t *testing.T) {
 	typeAtPrompts(t, "cat testdata/secret-kubectl.yaml | "+htpwBin+" add --secret - --cost 4 bob > "+out)
 	if o, code := htpw(t, secretPassword+"\n", "verify", "--secret", out, "--stdin", "bob"); code != 0 {
 		t.Errorf("verify in the piped manifest: %s", o)
+	}
+}
+
+// The finding this guards against: an editor who is not root deletes a
+// user, the file changes group, the service (another user, reading the file
+// through its group) can no longer read it, and the deleted user stays in.
+func TestDeleteByGroupMemberKeepsServiceAccess(t *testing.T) {
+	realtest.NeedRoot(t)
+	apache := realtest.Need(t, "htpasswd")
+	const group, editor, service = 4242, 4243, 4246
+	pub := realtest.PublicDir(t)
+	bin := realtest.CopyExecutable(t, htpwBin, pub)
+	dir := filepath.Join(pub, "etc")
+	file := filepath.Join(dir, "htpasswd")
+	if err := os.Mkdir(dir, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	// The admin makes the file with Apache's tool, then hands it to the
+	// group.
+	for i, user := range []string{"alice", "bob"} {
+		args := []string{"-bm", file, user, "pw"}
+		if i == 0 {
+			args[0] = "-cbm"
+		}
+		if out, err := exec.Command(apache, args...).CombinedOutput(); err != nil {
+			t.Fatalf("htpasswd %v: %v %s", args, err, out)
+		}
+	}
+	for _, p := range []string{dir, file} {
+		if err := os.Chown(p, 0, group); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, mode := range map[string]os.FileMode{dir: 0o770, file: 0o660} {
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	as := func(uid uint32, stdin string, args ...string) (string, int) {
+		cmd := exec.Command(bin, args...)
+		realtest.AsUser(cmd, uid, uid, group)
+		return runExit(t, cmd, stdin)
+	}
+	if out, code := as(editor, "", "delete", "-f", file, "alice"); code != 0 {
+		t.Fatalf("delete as a member of the file's group: exit %d %s", code, out)
+	}
+	if out, code := as(service, "pw\n", "verify", "-f", file, "--stdin", "alice"); code != 6 {
+		t.Errorf("the service's user after the delete: exit %d, want 6 (no such user): %s", code, out)
+	}
+	if out, code := as(service, "pw\n", "verify", "-f", file, "--stdin", "bob"); code != 0 {
+		t.Errorf("the service's user cannot check bob: exit %d %s", code, out)
 	}
 }

@@ -37,7 +37,6 @@ type target struct {
 	inPlace    bool
 	format     htpasswd.SecretFormat
 	secret     *htpasswd.Secret // loaded on first use
-	secretMode fs.FileMode
 }
 
 func newTarget(e *env, cmd *cli.Command) (*target, error) {
@@ -103,12 +102,8 @@ func (t *target) loadSecret() (*htpasswd.Secret, error) {
 	if t.secretPath == "-" {
 		data, err = io.ReadAll(io.LimitReader(t.e.stdin, htpasswd.MaxFileSize+1))
 	} else {
-		var fi fs.FileInfo
-		if fi, err = os.Stat(t.secretPath); err == nil {
-			t.secretMode = fi.Mode().Perm()
-			if fi.IsDir() {
-				return nil, fmt.Errorf("%s: is a directory", t.secretPath)
-			}
+		if fi, serr := os.Stat(t.secretPath); serr == nil && fi.IsDir() {
+			return nil, fmt.Errorf("%s: is a directory", t.secretPath)
 		}
 		data, err = os.ReadFile(t.secretPath)
 	}
@@ -139,13 +134,18 @@ func (t *target) read() (*htpasswd.File, error) {
 	return f, nil
 }
 
-// readNoArgs starts the commands that take no USER (list, lint, secret):
-// the target and its users.
-func readNoArgs(e *env, cmd *cli.Command) (*target, *htpasswd.File, error) {
+// noArgsTarget starts the commands that take no USER (list, lint, secret):
+// the target.
+func noArgsTarget(e *env, cmd *cli.Command) (*target, error) {
 	if cmd.Args().Len() != 0 {
-		return nil, nil, usageErr("%s takes no arguments", cmd.Name)
+		return nil, usageErr("%s takes no arguments", cmd.Name)
 	}
-	t, err := newTarget(e, cmd)
+	return newTarget(e, cmd)
+}
+
+// readNoArgs is noArgsTarget and the target's users.
+func readNoArgs(e *env, cmd *cli.Command) (*target, *htpasswd.File, error) {
+	t, err := noArgsTarget(e, cmd)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -162,11 +162,15 @@ func (t *target) exists() bool {
 	return !errors.Is(err, fs.ErrNotExist)
 }
 
-// edit applies fn and saves: an htpasswd file atomically under its lock
-// (created if create), a Secret to stdout or back to its file.
+// edit applies fn and saves: an htpasswd file, or a Secret manifest back
+// to its file (--in-place), atomically under its lock, re-read under the
+// lock (a file is created if create); a Secret otherwise to stdout.
 func (t *target) edit(create bool, fn func(*htpasswd.File) error) error {
-	if !t.isSecret() {
+	switch {
+	case !t.isSecret():
 		return htpasswd.Update(t.path, create, fn)
+	case t.inPlace:
+		return htpasswd.UpdateSecretFile(t.secretPath, t.format, fn)
 	}
 	f, err := t.read()
 	if err != nil {
@@ -181,9 +185,6 @@ func (t *target) edit(create bool, fn func(*htpasswd.File) error) error {
 	out, err := t.secret.Marshal()
 	if err != nil {
 		return err
-	}
-	if t.inPlace {
-		return htpasswd.WriteFileAtomic(t.secretPath, out, t.secretMode)
 	}
 	_, err = io.Copy(t.e.stdout, bytes.NewReader(out))
 	return err
