@@ -3,6 +3,7 @@ package authreq
 import (
 	"encoding/base64"
 	"encoding/json"
+	"github.com/authreq/authreq/authreq/audit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,7 +52,7 @@ func TestAuditEveryDecision(t *testing.T) {
 			t.Errorf("request id %s on a %s line", id, rec["decision"])
 		}
 	}
-	for _, d := range []string{decisionAllow, decisionDeny, decisionThrottled, decisionError} {
+	for _, d := range []string{audit.Allow, audit.Deny, audit.Throttled, audit.Error} {
 		if !seen[d] {
 			t.Errorf("no %s line", d)
 		}

@@ -3,6 +3,7 @@ package authreq
 import (
 	"context"
 	"errors"
+	"github.com/authreq/authreq/authreq/audit"
 	"math"
 	"net/http"
 	"net/url"
@@ -16,7 +17,7 @@ import (
 // never a 401 for an outage, never a 200 on doubt.
 func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
-	rec := &auditRecord{Time: start, RequestID: r.Header.Get("X-Request-ID"), ClientIP: clientIP(r, s.cfg.RateLimit.trusted)}
+	rec := &audit.Record{Time: start, RequestID: r.Header.Get("X-Request-ID"), ClientIP: clientIP(r, s.cfg.RateLimit.trusted)}
 	rec.Method, rec.URI, rec.Host = original(r)
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
@@ -31,7 +32,7 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 
 	user, password, present, ok := credentials(r)
 	if !ok {
-		rec.Decision, rec.Reason = decisionDeny, "no credentials"
+		rec.Decision, rec.Reason = audit.Deny, "no credentials"
 		if present {
 			rec.Reason = "malformed credentials"
 		}
@@ -53,17 +54,17 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 		res := s.check(r.Context(), key, user, password, rec.ClientIP)
 		switch err := res.err; {
 		case res.throttled:
-			rec.Decision, rec.Reason = decisionThrottled, "too many failures ("+res.scope+")"
+			rec.Decision, rec.Reason = audit.Throttled, "too many failures ("+res.scope+")"
 			s.metrics.throttled.WithLabelValues(res.scope).Inc()
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(res.retry.Seconds())))))
 			s.challenge(w)
 			return
 		case errors.Is(err, ErrBadCredentials):
-			rec.Decision, rec.Reason = decisionDeny, "bad credentials"
+			rec.Decision, rec.Reason = audit.Deny, "bad credentials"
 			s.challenge(w)
 			return
 		case err != nil:
-			rec.Decision, rec.Reason = decisionError, err.Error()
+			rec.Decision, rec.Reason = audit.Error, err.Error()
 			if errors.Is(err, errQueueTimeout) {
 				s.metrics.queueTimeouts.Inc()
 			}
@@ -74,7 +75,7 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 		}
 		id = res.id
 	}
-	rec.Decision, rec.Backend, rec.Role, rec.CacheHit = decisionAllow, id.Backend, id.Role, hit
+	rec.Decision, rec.Backend, rec.Role, rec.CacheHit = audit.Allow, id.Backend, id.Role, hit
 	h.Set(s.cfg.Headers.User, id.User)
 	h.Set("X-Auth-Request-User", id.User)
 	if len(id.Groups) > 0 {

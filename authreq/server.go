@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/authreq/authreq/authreq/audit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -32,7 +33,7 @@ type Server struct {
 	netPool  *verifyPool // directory checks, which wait on the network
 	throttle *throttle
 	flight   singleflight.Group
-	audit    *auditLog
+	audit    *audit.Log
 	metrics  *metrics
 	now      func() time.Time
 }
@@ -56,17 +57,17 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	s.backends.observe = func(backend string, d time.Duration) {
 		s.metrics.backendDuration.WithLabelValues(backend).Observe(d.Seconds())
 	}
-	audit, err := openAudit(cfg.Audit.Output)
+	alog, err := audit.Open(cfg.Audit.Output)
 	if err != nil {
 		return nil, err
 	}
-	s.audit = audit
+	s.audit = alog
 	if len(cfg.Htpasswd.Files) > 0 {
 		w := newWatcher(cfg.Htpasswd.Files, log)
 		b, err := newHtpasswdBackend(cfg.Htpasswd.Files, cfg.Htpasswd.RejectWeakHashes, log)
 		if err != nil {
 			w.Close()
-			audit.Close()
+			alog.Close()
 			return nil, fmt.Errorf("htpasswd: %w", err)
 		}
 		b.changed = s.cache.DropUsers

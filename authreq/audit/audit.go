@@ -1,4 +1,6 @@
-package authreq
+// Package audit writes the decision log: one JSON line per /auth answer,
+// never a password, a hash or the Authorization header.
+package audit
 
 import (
 	"encoding/json"
@@ -11,16 +13,16 @@ import (
 
 // Decisions written to the audit log and counted in metrics.
 const (
-	decisionAllow     = "allow"
-	decisionDeny      = "deny"
-	decisionThrottled = "throttled"
-	decisionForbidden = "forbidden"
-	decisionError     = "error"
+	Allow     = "allow"
+	Deny      = "deny"
+	Throttled = "throttled"
+	Forbidden = "forbidden"
+	Error     = "error"
 )
 
-// auditRecord is one line of the audit log. It never holds a password or
-// the Authorization header.
-type auditRecord struct {
+// Record is one line of the audit log. It never holds a password or the
+// Authorization header.
+type Record struct {
 	Time      time.Time `json:"time"`
 	RequestID string    `json:"request_id,omitempty"`
 	ClientIP  string    `json:"client_ip"`
@@ -36,17 +38,19 @@ type auditRecord struct {
 	Latency   float64   `json:"latency_seconds"`
 }
 
-// auditLog writes one JSON line per decision to stdout, stderr or a file,
-// which Reopen opens anew (after logrotate moved it).
-type auditLog struct {
+// Log writes one JSON line per decision to stdout, stderr or a file, which
+// Reopen opens anew (after logrotate moved it).
+type Log struct {
 	mu   sync.Mutex
 	path string // "" for stdout/stderr
 	w    io.Writer
 	f    *os.File
 }
 
-func openAudit(output string) (*auditLog, error) {
-	a := &auditLog{}
+// Open opens output: "stdout", "stderr" or a file path (appended to,
+// created 0640).
+func Open(output string) (*Log, error) {
+	a := &Log{}
 	switch output {
 	case "stdout":
 		a.w = os.Stdout
@@ -62,7 +66,7 @@ func openAudit(output string) (*auditLog, error) {
 }
 
 // Reopen reopens a file output; a no-op for stdout and stderr.
-func (a *auditLog) Reopen() error {
+func (a *Log) Reopen() error {
 	if a.path == "" {
 		return nil
 	}
@@ -80,7 +84,8 @@ func (a *auditLog) Reopen() error {
 	return nil
 }
 
-func (a *auditLog) Write(rec *auditRecord) {
+// Write writes one record.
+func (a *Log) Write(rec *Record) {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return
@@ -91,7 +96,8 @@ func (a *auditLog) Write(rec *auditRecord) {
 	a.w.Write(b)
 }
 
-func (a *auditLog) Close() error {
+// Close closes a file output.
+func (a *Log) Close() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.f != nil {
