@@ -3,12 +3,13 @@ package authreq
 import (
 	"encoding/base64"
 	"encoding/json"
-	"github.com/authreq/authreq/authreq/audit"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authreq/authreq/authreq/audit"
 )
 
 // Every decision type gives one parseable line with the fields of the

@@ -3,13 +3,15 @@ package authreq
 import (
 	"context"
 	"errors"
-	"github.com/authreq/authreq/authreq/audit"
 	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/authreq/authreq/authreq/audit"
+	"github.com/authreq/authreq/authreq/identity"
 )
 
 // serveAuth answers one auth subrequest: 200 with identity headers, 401
@@ -59,7 +61,7 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(res.retry.Seconds())))))
 			s.challenge(w)
 			return
-		case errors.Is(err, ErrBadCredentials):
+		case errors.Is(err, identity.ErrBadCredentials):
 			rec.Decision, rec.Reason = audit.Deny, "bad credentials"
 			s.challenge(w)
 			return
@@ -75,7 +77,7 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 		}
 		id = res.id
 	}
-	rec.Decision, rec.Backend, rec.Role, rec.CacheHit = audit.Allow, id.Backend, id.Role, hit
+	rec.Decision, rec.Backend, rec.Role, rec.CacheHit = audit.Allow, id.Source, id.Role, hit
 	h.Set(s.cfg.Headers.User, id.User)
 	h.Set("X-Auth-Request-User", id.User)
 	if len(id.Groups) > 0 {
@@ -90,7 +92,7 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 // checked is the outcome of one password check, shared by the identical
 // requests that waited for it.
 type checked struct {
-	id        Identity
+	id        identity.Identity
 	err       error
 	throttled bool
 	retry     time.Duration
@@ -122,12 +124,12 @@ func (s *Server) check(ctx context.Context, key cacheKey, user, password, ip str
 			return checked{throttled: true, retry: retry, scope: scope}, nil
 		}
 		defer resv.Done(outcomeUndecided) // a no-op after the Done below; releases on a panic
-		id, err := s.backends.Authenticate(ctx, user, password)
+		id, err := s.backends.Authenticate(ctx, identity.Basic{User: user, Password: password})
 		switch {
 		case err == nil:
 			resv.Done(outcomeSuccess)
 			s.cache.Put(key, id, gen)
-		case errors.Is(err, ErrBadCredentials):
+		case errors.Is(err, identity.ErrBadCredentials):
 			resv.Done(outcomeFailure)
 		default:
 			resv.Done(outcomeUndecided)

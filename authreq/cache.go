@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"sync"
 	"time"
+
+	"github.com/authreq/authreq/authreq/identity"
 )
 
 // cache remembers successful verifications, so that a bcrypt user pays one
@@ -29,7 +31,7 @@ type cacheKey [sha256.Size]byte
 
 type cacheEntry struct {
 	key     cacheKey
-	id      Identity
+	id      identity.Identity
 	expires time.Time
 }
 
@@ -60,20 +62,20 @@ func (c *cache) Key(user, password string) cacheKey {
 }
 
 // Get returns a live entry.
-func (c *cache) Get(k cacheKey) (Identity, bool) {
+func (c *cache) Get(k cacheKey) (identity.Identity, bool) {
 	if !c.enabled() {
-		return Identity{}, false
+		return identity.Identity{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.m[k]
 	if !ok {
-		return Identity{}, false
+		return identity.Identity{}, false
 	}
 	e := el.Value.(*cacheEntry)
 	if !c.now().Before(e.expires) {
 		c.remove(el)
-		return Identity{}, false
+		return identity.Identity{}, false
 	}
 	c.lru.MoveToFront(el)
 	return e.id, true
@@ -89,7 +91,7 @@ func (c *cache) Gen() uint64 {
 }
 
 // Put stores a success, evicting the least recently used entry when full.
-func (c *cache) Put(k cacheKey, id Identity, gen uint64) {
+func (c *cache) Put(k cacheKey, id identity.Identity, gen uint64) {
 	if !c.enabled() {
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/htpasswd"
 )
 
@@ -30,7 +31,7 @@ func (s *testServer) writeFile(t *testing.T, content string) {
 	if err := htpasswd.WriteFileAtomic(s.file, []byte(content), 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.htp.reload("test"); err != nil {
+	if err := s.htpasswd().Reload("test"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -46,14 +47,15 @@ type snapshotBackend struct {
 func (b *snapshotBackend) Name() string { return "snapshot" }
 func (b *snapshotBackend) Ready() error { return nil }
 func (b *snapshotBackend) Close() error { return nil }
-func (b *snapshotBackend) Authenticate(_ context.Context, user, _ string) (Identity, error) {
+func (b *snapshotBackend) Authenticate(_ context.Context, c identity.Credentials) (identity.Identity, error) {
+	user := c.Principal()
 	removed := b.removed.Load()
 	b.started <- struct{}{}
 	<-b.gate
 	if removed {
-		return Identity{}, ErrUnknownUser
+		return identity.Identity{}, identity.ErrUnknownUser
 	}
-	return Identity{User: user, Backend: "snapshot"}, nil
+	return identity.Identity{User: user, Source: "snapshot"}, nil
 }
 
 // A request that arrives after a reload removed its user must not join a

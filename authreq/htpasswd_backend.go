@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/htpasswd"
 )
 
@@ -44,13 +45,18 @@ type htpasswdBackend struct {
 	tab        atomic.Pointer[table]
 	decoyKey   []byte     // random for the life of the process: picks an unknown name's decoy
 	mu         sync.Mutex // one reload at a time
+	watch      *watcher
 	// changed is told which users' hashes changed or vanished in a reload.
 	changed func(users []string)
 	// reloaded reports each reload's outcome (metrics).
 	reloaded func(err error)
 }
 
-var _ Backend = (*htpasswdBackend)(nil)
+var (
+	_ identity.Authenticator  = (*htpasswdBackend)(nil)
+	_ identity.Reloader       = (*htpasswdBackend)(nil)
+	_ identity.ChangeNotifier = (*htpasswdBackend)(nil)
+)
 
 // fallbackDummy stands in when no file has a usable hash: bcrypt at the
 // cost htpw writes.
@@ -66,17 +72,30 @@ func newHtpasswdBackend(files []string, rejectWeak bool, log *slog.Logger) (*htp
 	b := &htpasswdBackend{files: files, rejectWeak: rejectWeak, log: log, changed: func([]string) {}, reloaded: func(error) {},
 		decoyKey: make([]byte, 32)}
 	rand.Read(b.decoyKey)
+	// Watch before the first load, so that no change between the two
+	// goes unseen.
+	w := newWatcher(files, log)
 	t, err := b.load()
 	if err != nil {
+		w.Close()
 		return nil, err
 	}
 	b.tab.Store(t)
+	w.start(b.Reload)
+	b.watch = w
 	return b, nil
 }
 
+// Close stops watching the files.
+func (b *htpasswdBackend) Close() error {
+	b.watch.Close()
+	return nil
+}
+
 func (b *htpasswdBackend) Name() string { return "htpasswd" }
-func (b *htpasswdBackend) Ready() error { return nil } // New fails on a file it cannot load
-func (b *htpasswdBackend) Close() error { return nil }
+
+// OnChange sets who is told of the users a reload changed or removed.
+func (b *htpasswdBackend) OnChange(fn func(users []string)) { b.changed = fn }
 
 // load reads every file; the first file listed wins for a user in several.
 func (b *htpasswdBackend) load() (*table, error) {
@@ -161,27 +180,32 @@ func (b *htpasswdBackend) decoyFor(t *table, user string) htpasswd.Hash {
 // Authenticate checks password; an unknown user or an unusable hash costs a
 // check of a decoy hash, so timing does not tell which users exist. A
 // wrong password for a user with a usable hash is a definite no; a name
-// without one is ErrUnknownUser, for a later backend to decide.
-func (b *htpasswdBackend) Authenticate(_ context.Context, user, password string) (Identity, error) {
+// without one is identity.ErrUnknownUser, for a later backend to decide.
+func (b *htpasswdBackend) Authenticate(_ context.Context, c identity.Credentials) (identity.Identity, error) {
+	basic, ok := c.(identity.Basic)
+	if !ok {
+		return identity.Identity{}, fmt.Errorf("%w: htpasswd takes Basic credentials only", identity.ErrUnknownUser)
+	}
+	user, password := basic.User, basic.Password
 	t := b.tab.Load()
 	e, ok := t.users[user]
 	if !ok || e.Parsed == nil {
 		b.decoyFor(t, user).Verify([]byte(password))
-		return Identity{}, fmt.Errorf("%w: no usable hash in the htpasswd files", ErrUnknownUser)
+		return identity.Identity{}, fmt.Errorf("%w: no usable hash in the htpasswd files", identity.ErrUnknownUser)
 	}
 	if !e.Parsed.Verify([]byte(password)) {
-		return Identity{}, fmt.Errorf("%w: wrong password", ErrBadCredentials)
+		return identity.Identity{}, fmt.Errorf("%w: wrong password", identity.ErrBadCredentials)
 	}
-	return Identity{User: user, Backend: "htpasswd"}, nil
+	return identity.Identity{User: user, Source: "htpasswd"}, nil
 }
 
-// reload re-reads the files. A file that cannot be read (vanished, no
+// Reload re-reads the files. A file that cannot be read (vanished, no
 // permission) or does not parse keeps the old table: that is a broken
 // deployment, not an edit. A valid file takes effect whatever it holds, no
 // users at all included, so that deleting the last user revokes it. A file
 // caught half-written by an in-place editor fails closed for a moment and
 // is loaded whole by the reload that its next write triggers.
-func (b *htpasswdBackend) reload(why string) error {
+func (b *htpasswdBackend) Reload(why string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	old := b.tab.Load()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/authreq/ldapauth"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -13,7 +14,11 @@ import (
 // ldapBackend adapts ldapauth to Backend.
 type ldapBackend struct{ a *ldapauth.Authenticator }
 
-var _ Backend = ldapBackend{}
+var (
+	_ identity.Authenticator = ldapBackend{}
+	_ identity.Readier       = ldapBackend{}
+	_ identity.NetworkBound  = ldapBackend{}
+)
 
 func (l LDAP) settings() (ldapauth.Config, error) {
 	c := ldapauth.Config{
@@ -55,13 +60,20 @@ func (b ldapBackend) Name() string { return "ldap" }
 func (b ldapBackend) Ready() error { return b.a.Ready() }
 func (b ldapBackend) Close() error { return b.a.Close() }
 
-func (b ldapBackend) Authenticate(ctx context.Context, user, password string) (Identity, error) {
-	res, err := b.a.Authenticate(ctx, user, password)
+// NetworkBound: directory checks wait on the network, not on a CPU slot.
+func (b ldapBackend) NetworkBound() bool { return true }
+
+func (b ldapBackend) Authenticate(ctx context.Context, c identity.Credentials) (identity.Identity, error) {
+	basic, ok := c.(identity.Basic)
+	if !ok {
+		return identity.Identity{}, fmt.Errorf("%w: the directory takes Basic credentials only", identity.ErrUnknownUser)
+	}
+	res, err := b.a.Authenticate(ctx, basic.User, basic.Password)
 	switch {
 	case err == nil:
-		return Identity{User: res.User, Groups: res.Groups, Role: res.Role, Backend: "ldap"}, nil
+		return identity.Identity{User: res.User, Groups: res.Groups, Role: res.Role, Source: "ldap"}, nil
 	case errors.Is(err, ldapauth.ErrBadCredentials):
-		return Identity{}, fmt.Errorf("%w: %v", ErrBadCredentials, err)
+		return identity.Identity{}, fmt.Errorf("%w: %v", identity.ErrBadCredentials, err)
 	}
-	return Identity{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	return identity.Identity{}, fmt.Errorf("%w: %v", identity.ErrUnavailable, err)
 }

@@ -22,7 +22,7 @@ func newVerifyPool(n int, timeout time.Duration) *verifyPool {
 }
 
 // acquire waits for a slot for at most the pool's timeout.
-func (p *verifyPool) acquire(ctx context.Context) (release func(), err error) {
+func (p *verifyPool) Acquire(ctx context.Context) (release func(), err error) {
 	select {
 	case p.slots <- struct{}{}:
 		return func() { <-p.slots }, nil

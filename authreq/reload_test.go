@@ -1,13 +1,14 @@
 package authreq
 
 import (
-	"github.com/authreq/authreq/internal/realtest"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authreq/authreq/internal/realtest"
 )
 
 func (s *testServer) status(user, pw string) int {
@@ -146,8 +147,7 @@ func TestReloadEmptyFileRevokes(t *testing.T) {
 
 func TestReloadSignal(t *testing.T) {
 	s := newTestServer(t, map[string]string{"alice": "pw"}, nil)
-	s.watch.Close() // only the explicit reload may act
-	s.watch = nil
+	s.htpasswd().watch.Close() // only the explicit reload may act
 	os.WriteFile(s.file, []byte("alice:"+hashOf(t, "new")+"\n"), 0o640)
 	s.Reload()
 	if s.status("alice", "new") != 200 || s.status("alice", "pw") != 401 {

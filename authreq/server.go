@@ -8,8 +8,6 @@ package authreq
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
-	"github.com/authreq/authreq/authreq/audit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authreq/authreq/authreq/audit"
+	"github.com/authreq/authreq/authreq/identity"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/singleflight"
 )
@@ -25,9 +25,7 @@ import (
 type Server struct {
 	cfg      *Config
 	log      *slog.Logger
-	backends chain
-	htp      *htpasswdBackend // nil without htpasswd files
-	watch    *watcher
+	backends identity.Chain
 	cache    *cache
 	pool     *verifyPool // CPU-bound hash checks: one slot per core
 	netPool  *verifyPool // directory checks, which wait on the network
@@ -54,7 +52,7 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	s.metrics = newMetrics(func() float64 { return float64(s.cache.Len()) }, func() float64 { return float64(s.throttle.Len()) })
 	s.pool = newVerifyPool(cfg.workers(), cfg.VerifyQueueTimeout.D())
 	s.netPool = newVerifyPool(max(1, cfg.LDAP.PoolSize), cfg.VerifyQueueTimeout.D())
-	s.backends.observe = func(backend string, d time.Duration) {
+	s.backends.Observe = func(backend string, d time.Duration) {
 		s.metrics.backendDuration.WithLabelValues(backend).Observe(d.Seconds())
 	}
 	alog, err := audit.Open(cfg.Audit.Output)
@@ -62,45 +60,25 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.audit = alog
-	if len(cfg.Htpasswd.Files) > 0 {
-		w := newWatcher(cfg.Htpasswd.Files, log)
-		b, err := newHtpasswdBackend(cfg.Htpasswd.Files, cfg.Htpasswd.RejectWeakHashes, log)
-		if err != nil {
-			w.Close()
-			alog.Close()
-			return nil, fmt.Errorf("htpasswd: %w", err)
-		}
-		b.changed = s.cache.DropUsers
-		b.reloaded = s.metrics.reloaded
-		s.htp = b
-		s.backends.add(b, s.pool)
-		w.start(b.reload)
-		s.watch = w
-	}
-	if cfg.LDAP.Enabled {
-		b, err := newLDAPBackend(cfg.LDAP, log, s.metrics.reg)
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		s.backends.add(b, s.netPool)
+	if err := s.addStores(cfg); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }
 
-// Close stops the watchers and closes the backends and the audit log.
+// Close stops the stores (and their watchers) and closes the audit log.
 func (s *Server) Close() error {
-	if s.watch != nil {
-		s.watch.Close()
-	}
 	return errors.Join(s.backends.Close(), s.audit.Close())
 }
 
 // Reload re-reads the htpasswd files now (SIGHUP) and reopens a file audit
 // log (logrotate).
 func (s *Server) Reload() {
-	if s.htp != nil {
-		s.htp.reload("reload signal")
+	for _, b := range s.backends.Stores() {
+		if r, ok := b.(identity.Reloader); ok {
+			r.Reload("reload signal")
+		}
 	}
 	if err := s.audit.Reopen(); err != nil {
 		s.log.Error("audit: reopen failed", "error", err.Error())
@@ -142,10 +120,12 @@ type readiness struct {
 // monitors and alerts.
 func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 	res := readiness{Status: "ok", Backends: make(map[string]string)}
-	for _, b := range s.backends.links {
+	for _, b := range s.backends.Stores() {
 		state := "ok"
-		if err := b.Ready(); err != nil {
-			state, res.Status = "degraded: "+err.Error(), "degraded"
+		if r, ok := b.(identity.Readier); ok {
+			if err := r.Ready(); err != nil {
+				state, res.Status = "degraded: "+err.Error(), "degraded"
+			}
 		}
 		res.Backends[b.Name()] = state
 	}

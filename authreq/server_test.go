@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/htpasswd"
 )
 
@@ -225,7 +226,7 @@ func TestCacheBehaviour(t *testing.T) {
 	if newCache(time.Minute, 3, clock).Key("alice", "pw") == k {
 		t.Fatal("key is not per process")
 	}
-	c.Put(k, Identity{User: "alice"}, c.Gen())
+	c.Put(k, identity.Identity{User: "alice"}, c.Gen())
 	if _, ok := c.Get(k); !ok {
 		t.Fatal("miss after put")
 	}
@@ -234,7 +235,7 @@ func TestCacheBehaviour(t *testing.T) {
 		t.Fatal("hit after TTL")
 	}
 	for i, u := range []string{"a", "b", "c", "d"} {
-		c.Put(c.Key(u, "pw"), Identity{User: u}, c.Gen())
+		c.Put(c.Key(u, "pw"), identity.Identity{User: u}, c.Gen())
 		if i == 1 {
 			c.Get(c.Key("a", "pw")) // a is now more recent than b
 		}
@@ -253,12 +254,12 @@ func TestCacheBehaviour(t *testing.T) {
 	if _, ok := c.Get(c.Key("c", "pw")); !ok {
 		t.Error("other user dropped")
 	}
-	c.Put(c.Key("a", "pw"), Identity{User: "a"}, gen) // computed before the drop
+	c.Put(c.Key("a", "pw"), identity.Identity{User: "a"}, gen) // computed before the drop
 	if _, ok := c.Get(c.Key("a", "pw")); ok {
 		t.Error("stale result cached after an invalidation")
 	}
 	off := newCache(0, 10, clock)
-	off.Put(off.Key("a", "b"), Identity{}, off.Gen())
+	off.Put(off.Key("a", "b"), identity.Identity{}, off.Gen())
 	if _, ok := off.Get(off.Key("a", "b")); ok {
 		t.Error("ttl 0 must disable the cache")
 	}
@@ -273,15 +274,16 @@ type countingBackend struct {
 func (b *countingBackend) Name() string { return "count" }
 func (b *countingBackend) Ready() error { return nil }
 func (b *countingBackend) Close() error { return nil }
-func (b *countingBackend) Authenticate(_ context.Context, user, pw string) (Identity, error) {
+func (b *countingBackend) Authenticate(_ context.Context, c identity.Credentials) (identity.Identity, error) {
+	user, pw := c.Principal(), c.(identity.Basic).Password
 	b.calls.Add(1)
 	if b.gate != nil {
 		<-b.gate
 	}
 	if pw != "pw" {
-		return Identity{}, ErrBadCredentials
+		return identity.Identity{}, identity.ErrBadCredentials
 	}
-	return Identity{User: user, Backend: "count"}, nil
+	return identity.Identity{User: user, Source: "count"}, nil
 }
 
 func TestSingleflightAndCache(t *testing.T) {
@@ -357,7 +359,7 @@ func TestPoolTimeoutFailsClosed(t *testing.T) {
 // An outage of a later backend is a 503, not a 401.
 func TestChainFailsClosed(t *testing.T) {
 	s := newTestServer(t, map[string]string{"local": "pw"}, nil)
-	s.backends.add(downBackend{}, s.netPool)
+	s.backends.Add(downBackend{}, s.netPool)
 	if resp := s.do("GET", "/auth", map[string]string{"Authorization": basic("local", "pw")}); resp.StatusCode != 200 {
 		t.Errorf("local user with the directory down: %d", resp.StatusCode)
 	}
@@ -371,8 +373,8 @@ type downBackend struct{}
 func (downBackend) Name() string { return "down" }
 func (downBackend) Ready() error { return errors.New("down") }
 func (downBackend) Close() error { return nil }
-func (downBackend) Authenticate(context.Context, string, string) (Identity, error) {
-	return Identity{}, ErrUnavailable
+func (downBackend) Authenticate(context.Context, identity.Credentials) (identity.Identity, error) {
+	return identity.Identity{}, identity.ErrUnavailable
 }
 
 // Unknown names cost what real users cost, in the file's own mix of
@@ -418,14 +420,14 @@ func TestDecoysFollowTheFilesMix(t *testing.T) {
 			t.Errorf("%s: %.3f of unknown names, want about %.3f (%v)", class, got, want, counts)
 		}
 	}
-	if _, err := be.Authenticate(context.Background(), "b", "b"); err != nil {
+	if _, err := be.Authenticate(context.Background(), identity.Basic{User: "b", Password: "b"}); err != nil {
 		t.Errorf("b: %v", err)
 	}
-	if _, err := be.Authenticate(context.Background(), "b", "x"); !errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrUnknownUser) {
+	if _, err := be.Authenticate(context.Background(), identity.Basic{User: "b", Password: "x"}); !errors.Is(err, identity.ErrBadCredentials) || errors.Is(err, identity.ErrUnknownUser) {
 		t.Errorf("b, wrong password: %v", err)
 	}
 	for _, u := range []string{"nobody", "d"} {
-		if _, err := be.Authenticate(context.Background(), u, "b"); !errors.Is(err, ErrUnknownUser) {
+		if _, err := be.Authenticate(context.Background(), identity.Basic{User: u, Password: "b"}); !errors.Is(err, identity.ErrUnknownUser) {
 			t.Errorf("%s: %v", u, err)
 		}
 	}
@@ -506,9 +508,19 @@ func BenchmarkAuthCold(b *testing.B) {
 }
 
 // use replaces the server's backends, each on the CPU pool.
-func (s *testServer) use(bs ...Backend) {
-	s.backends.links = nil
+func (s *testServer) use(bs ...identity.Authenticator) {
+	s.backends = identity.Chain{Observe: s.backends.Observe}
 	for _, b := range bs {
-		s.backends.add(b, s.pool)
+		s.backends.Add(b, s.pool)
 	}
+}
+
+// htpasswd is the server's htpasswd store.
+func (s *testServer) htpasswd() *htpasswdBackend {
+	for _, b := range s.backends.Stores() {
+		if h, ok := b.(*htpasswdBackend); ok {
+			return h
+		}
+	}
+	panic("no htpasswd store")
 }

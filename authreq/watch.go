@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -26,6 +27,7 @@ type watcher struct {
 	fw       *fsnotify.Watcher // nil: polling only
 	stop     chan struct{}
 	done     chan struct{}
+	closing  sync.Once
 }
 
 // stamp identifies a file's content cheaply: what the path resolves to,
@@ -144,12 +146,15 @@ func (w *watcher) reloadIfChanged(why string, always bool) {
 	}
 }
 
+// Close stops watching; a second Close does nothing.
 func (w *watcher) Close() {
-	close(w.stop)
-	if w.reload != nil {
-		<-w.done
-	}
-	if w.fw != nil {
-		w.fw.Close()
-	}
+	w.closing.Do(func() {
+		close(w.stop)
+		if w.reload != nil {
+			<-w.done
+		}
+		if w.fw != nil {
+			w.fw.Close()
+		}
+	})
 }

@@ -1,0 +1,41 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Authenticator is a user store. Authenticate answers who the credentials
+// belong to. An error wrapping ErrBadCredentials means they are wrong
+// (401); ErrUnknownUser, which wraps it, says more precisely that this
+// store does not know the user — or does not take this kind of
+// credentials — so a later store may. Any other error, ErrUnavailable
+// among them, is a technical failure: the caller fails closed with 503,
+// never 401, so that an outage is not mistaken for wrong passwords.
+type Authenticator interface {
+	Name() string
+	Authenticate(ctx context.Context, c Credentials) (Identity, error)
+}
+
+// Optional abilities, found by type assertion.
+type (
+	// Readier reports whether the store can answer now, and why not.
+	Readier interface{ Ready() error }
+	// Reloader re-reads the store's source now (SIGHUP).
+	Reloader interface{ Reload(why string) error }
+	// ChangeNotifier tells which users' credentials changed or vanished,
+	// so that cached verifications of them are dropped.
+	ChangeNotifier interface {
+		OnChange(func(users []string))
+	}
+	// NetworkBound stores wait on the network rather than on the CPU: they
+	// get a concurrency bound of their own instead of a CPU slot.
+	NetworkBound interface{ NetworkBound() bool }
+)
+
+var (
+	ErrBadCredentials = errors.New("bad credentials")
+	ErrUnknownUser    = fmt.Errorf("%w: unknown user", ErrBadCredentials)
+	ErrUnavailable    = errors.New("backend unavailable")
+)

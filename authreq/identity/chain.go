@@ -1,0 +1,99 @@
+package identity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Gate bounds the concurrent checks of one store; Acquire waits for a
+// slot (or fails: the answer is then a 503).
+type Gate interface {
+	Acquire(ctx context.Context) (release func(), err error)
+}
+
+// Chain asks stores in order (htpasswd first: local break-glass accounts;
+// then the directory). The first success wins. Otherwise a definite "no"
+// from any store (a wrong password for a user it knows) is the answer — a
+// later store's outage must not turn it into a 503 that is never counted
+// as a failure, or break-glass accounts could be guessed without limit
+// while the directory is down. Only when no store could decide does an
+// outage answer.
+type Chain struct {
+	links []link
+	// Observe records each store's check time (metrics); may be nil.
+	Observe func(store string, d time.Duration)
+}
+
+type link struct {
+	Authenticator
+	gate Gate
+}
+
+// Add appends a store whose checks wait for gate.
+func (c *Chain) Add(a Authenticator, gate Gate) { c.links = append(c.links, link{a, gate}) }
+
+// Stores lists the stores in order.
+func (c *Chain) Stores() []Authenticator {
+	out := make([]Authenticator, len(c.links))
+	for i, l := range c.links {
+		out[i] = l.Authenticator
+	}
+	return out
+}
+
+// Authenticate asks each store in turn, as the Chain's doc says.
+func (c *Chain) Authenticate(ctx context.Context, cred Credentials) (Identity, error) {
+	var no, down, unknown error
+	for _, l := range c.links {
+		release, err := l.gate.Acquire(ctx)
+		if err != nil {
+			// Overloaded: a store that could not even check must not be
+			// outvoted by a later one's "no" (its user would be counted as
+			// guessing), so the whole answer is a 503.
+			return Identity{}, err
+		}
+		start := time.Now()
+		id, err := l.Authenticate(ctx, cred)
+		if c.Observe != nil {
+			c.Observe(l.Name(), time.Since(start))
+		}
+		release()
+		switch {
+		case err == nil:
+			return id, nil
+		case errors.Is(err, ErrUnknownUser):
+			unknown = firstErr(unknown, err)
+		case errors.Is(err, ErrBadCredentials):
+			no = firstErr(no, err)
+		default:
+			down = firstErr(down, err)
+		}
+	}
+	if err := firstErr(no, down, unknown); err != nil {
+		return Identity{}, err
+	}
+	return Identity{}, fmt.Errorf("%w: no user store", ErrUnavailable)
+}
+
+// Close closes every store that has a Close method.
+func (c *Chain) Close() error {
+	var errs []error
+	for _, l := range c.links {
+		if cl, ok := l.Authenticator.(io.Closer); ok {
+			errs = append(errs, cl.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
