@@ -5,13 +5,13 @@ import (
 	"errors"
 	"math"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/authreq/authreq/authreq/audit"
 	"github.com/authreq/authreq/authreq/identity"
+	"github.com/authreq/authreq/authreq/request"
 )
 
 // serveAuth answers one auth subrequest: 200 with identity headers, 401
@@ -19,8 +19,8 @@ import (
 // never a 401 for an outage, never a 200 on doubt.
 func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
-	rec := &audit.Record{Time: start, RequestID: r.Header.Get("X-Request-ID"), ClientIP: clientIP(r, s.cfg.RateLimit.trusted)}
-	rec.Method, rec.URI, rec.Host = original(r)
+	rec := &audit.Record{Time: start, RequestID: r.Header.Get("X-Request-ID"), ClientIP: request.ClientIP(r, s.cfg.RateLimit.trusted)}
+	rec.Method, rec.URI, rec.Host = request.Original(r)
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 
@@ -32,15 +32,20 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 		s.audit.Write(rec)
 	}()
 
-	user, password, present, ok := credentials(r)
-	if !ok {
+	cred, present, ok := request.Credentials(r)
+	basic, isBasic := cred.(identity.Basic)
+	if !ok || !isBasic {
 		rec.Decision, rec.Reason = audit.Deny, "no credentials"
-		if present {
+		switch {
+		case ok:
+			rec.Reason = "bearer tokens are not accepted: no token store"
+		case present:
 			rec.Reason = "malformed credentials"
 		}
 		s.challenge(w)
 		return
 	}
+	user, password := basic.User, basic.Password
 	rec.User = user
 
 	key := s.cache.Key(user, password)
@@ -142,51 +147,4 @@ func (s *Server) check(ctx context.Context, key cacheKey, user, password, ip str
 func (s *Server) challenge(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Basic realm="`+s.cfg.Realm+`", charset="UTF-8"`)
 	http.Error(w, "authentication required", http.StatusUnauthorized)
-}
-
-// original tells what the client asked nginx (or another proxy) for, from
-// the headers each proxy sets; under Envoy's ext_authz the original path
-// follows /auth in our own path.
-func original(r *http.Request) (method, uri, host string) {
-	hdr := func(names ...string) string {
-		for _, n := range names {
-			if v := r.Header.Get(n); v != "" {
-				return v
-			}
-		}
-		return ""
-	}
-	method = hdr("X-Original-Method", "X-Forwarded-Method")
-	uri = hdr("X-Original-URI", "X-Forwarded-Uri")
-	host = hdr("X-Forwarded-Host")
-	if u, err := url.Parse(r.Header.Get("X-Original-URL")); err == nil && u.Host != "" {
-		if uri == "" {
-			uri = u.RequestURI()
-		}
-		if host == "" {
-			host = u.Host
-		}
-	}
-	if uri == "" {
-		if rest, ok := strings.CutPrefix(r.URL.Path, "/auth"); ok && rest != "" {
-			uri = rest
-			if r.URL.RawQuery != "" {
-				uri += "?" + r.URL.RawQuery
-			}
-		}
-	}
-	if method == "" {
-		method = r.Method
-	}
-	if host == "" {
-		host = r.Host
-	}
-	return method, truncate(uri, 2048), truncate(host, 256)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }

@@ -1,4 +1,4 @@
-package authreq
+package request
 
 import (
 	"net/http"
@@ -6,12 +6,12 @@ import (
 	"strings"
 )
 
-// clientIP is the address a decision is about. X-Real-IP and
+// ClientIP is the address a decision is about. X-Real-IP and
 // X-Forwarded-For are believed only when the TCP peer is a trusted proxy
 // (nginx); anyone else could write any address there. Of X-Forwarded-For
 // the rightmost address that is not itself a trusted proxy is taken: hops
 // to its left were written by the client.
-func clientIP(r *http.Request, trusted []netip.Prefix) string {
+func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	// A unix socket peer (RemoteAddr "@" or empty) is on this host and
 	// passed the socket's 0660 mode: nginx, so trusted.
