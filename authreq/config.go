@@ -14,24 +14,26 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authreq/authreq/authreq/ldapauth"
+	"github.com/authreq/authreq/internal/duration"
 	"go.yaml.in/yaml/v3"
 )
 
 // Config is the service's configuration: the YAML keys of DESIGN.md.
 type Config struct {
-	Listen        string   `yaml:"listen"`        // host:port or unix:/path
-	MetricsListen string   `yaml:"metricsListen"` // empty: /metrics on Listen
-	Realm         string   `yaml:"realm"`
-	Headers       Headers  `yaml:"headers"`
-	Htpasswd      HtpFiles `yaml:"htpasswd"`
-	Cache         Cache    `yaml:"cache"`
-	LDAP          LDAP     `yaml:"ldap"`
-	RateLimit     Limits   `yaml:"rateLimit"`
-	Audit         Audit    `yaml:"audit"`
-	Policy        Policy   `yaml:"policy"`
+	Listen        string          `yaml:"listen"`        // host:port or unix:/path
+	MetricsListen string          `yaml:"metricsListen"` // empty: /metrics on Listen
+	Realm         string          `yaml:"realm"`
+	Headers       Headers         `yaml:"headers"`
+	Htpasswd      HtpFiles        `yaml:"htpasswd"`
+	Cache         Cache           `yaml:"cache"`
+	LDAP          ldapauth.Config `yaml:"ldap"`
+	RateLimit     Limits          `yaml:"rateLimit"`
+	Audit         Audit           `yaml:"audit"`
+	Policy        Policy          `yaml:"policy"`
 	// VerifyQueueTimeout bounds how long a cold password check waits for
 	// a slot in the verification pool before the answer is 503.
-	VerifyQueueTimeout Duration `yaml:"verifyQueueTimeout"`
+	VerifyQueueTimeout duration.Duration `yaml:"verifyQueueTimeout"`
 	// VerifyWorkers is the size of that pool; 0 means one per CPU.
 	VerifyWorkers int `yaml:"verifyWorkers"`
 }
@@ -51,32 +53,8 @@ type HtpFiles struct {
 
 // Cache is the cache of successful verifications.
 type Cache struct {
-	TTL        Duration `yaml:"ttl"`
-	MaxEntries int      `yaml:"maxEntries"`
-}
-
-// LDAP is the directory backend, with the MLflow Helm chart's key names.
-type LDAP struct {
-	Enabled                     bool     `yaml:"enabled"`
-	URI                         string   `yaml:"uri"`
-	TLSVerification             string   `yaml:"tlsVerification"`
-	StartTLS                    bool     `yaml:"startTLS"`
-	AllowInsecure               bool     `yaml:"allowInsecure"`
-	LookupBind                  string   `yaml:"lookupBind"`
-	BindDN                      string   `yaml:"bindDN"`
-	BindPassword                string   `yaml:"bindPassword"`
-	BindPasswordFile            string   `yaml:"bindPasswordFile"`
-	UserSearchBase              string   `yaml:"userSearchBase"`
-	UserFilter                  string   `yaml:"userFilter"`
-	GroupAttribute              string   `yaml:"groupAttribute"`
-	SearchBaseDistinguishedName string   `yaml:"searchBaseDistinguishedName"`
-	SearchFilter                string   `yaml:"searchFilter"`
-	AdminGroupDistinguishedName string   `yaml:"adminGroupDistinguishedName"`
-	UserGroupDistinguishedName  string   `yaml:"userGroupDistinguishedName"`
-	EncodedTrustedCACertificate string   `yaml:"encodedTrustedCACertificate"`
-	TrustedCACertificateFile    string   `yaml:"trustedCACertificateFile"`
-	Timeout                     Duration `yaml:"timeout"`
-	PoolSize                    int      `yaml:"poolSize"`
+	TTL        duration.Duration `yaml:"ttl"`
+	MaxEntries int               `yaml:"maxEntries"`
 }
 
 // Limits is brute-force throttling; trustedProxies also decides whose
@@ -84,14 +62,14 @@ type LDAP struct {
 type Limits struct {
 	TrustedProxies []string `yaml:"trustedProxies"`
 	Failures       struct {
-		PerUserAndIP int      `yaml:"perUserAndIP"`
-		PerIP        int      `yaml:"perIP"`
-		PerUser      int      `yaml:"perUser"`
-		Window       Duration `yaml:"window"`
+		PerUserAndIP int               `yaml:"perUserAndIP"`
+		PerIP        int               `yaml:"perIP"`
+		PerUser      int               `yaml:"perUser"`
+		Window       duration.Duration `yaml:"window"`
 	} `yaml:"failures"`
 	Backoff struct {
-		Initial Duration `yaml:"initial"`
-		Max     Duration `yaml:"max"`
+		Initial duration.Duration `yaml:"initial"`
+		Max     duration.Duration `yaml:"max"`
 	} `yaml:"backoff"`
 	MaxEntries int `yaml:"maxEntries"`
 	// ClientPrefix is how much of a client address one budget covers:
@@ -119,22 +97,18 @@ func DefaultConfig() *Config {
 		Listen:             "127.0.0.1:9091",
 		Realm:              "Restricted",
 		Headers:            Headers{User: "X-User", Groups: "X-Groups", Role: "X-Role"},
-		Cache:              Cache{TTL: Duration(5 * time.Minute), MaxEntries: 100000},
-		VerifyQueueTimeout: Duration(5 * time.Second),
+		Cache:              Cache{TTL: duration.Duration(5 * time.Minute), MaxEntries: 100000},
+		VerifyQueueTimeout: duration.Duration(5 * time.Second),
 		Audit:              Audit{Output: "stdout", Format: "json"},
 	}
-	c.LDAP.TLSVerification = "required"
-	c.LDAP.UserFilter = "(uid=%s)"
-	c.LDAP.GroupAttribute = "dn"
-	c.LDAP.Timeout = Duration(5 * time.Second)
-	c.LDAP.PoolSize = 8
+	c.LDAP = ldapauth.Defaults()
 	c.RateLimit.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
 	c.RateLimit.Failures.PerUserAndIP = 5
 	c.RateLimit.Failures.PerIP = 50
 	c.RateLimit.Failures.PerUser = 20
-	c.RateLimit.Failures.Window = Duration(10 * time.Minute)
-	c.RateLimit.Backoff.Initial = Duration(time.Second)
-	c.RateLimit.Backoff.Max = Duration(15 * time.Minute)
+	c.RateLimit.Failures.Window = duration.Duration(10 * time.Minute)
+	c.RateLimit.Backoff.Initial = duration.Duration(time.Second)
+	c.RateLimit.Backoff.Max = duration.Duration(15 * time.Minute)
 	c.RateLimit.MaxEntries = 100000
 	c.RateLimit.ClientPrefix.IPv4 = 32
 	c.RateLimit.ClientPrefix.IPv6 = 64
@@ -167,7 +141,7 @@ func ParseConfig(b []byte) (*Config, error) {
 	return c, nil
 }
 
-var yamlTypeRE = regexp.MustCompile(`in type authreq\.\w+`)
+var yamlTypeRE = regexp.MustCompile(`in type [\w.]+`)
 
 // cleanYAMLError drops Go type names from yaml's messages.
 func cleanYAMLError(err error) error {
@@ -266,7 +240,7 @@ func (c *Config) Validate() error {
 		bad("audit.format", "%q: only json is supported", c.Audit.Format)
 	}
 	if c.LDAP.Enabled {
-		if _, err := c.LDAP.settings(); err != nil {
+		if err := c.LDAP.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}

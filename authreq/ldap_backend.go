@@ -20,24 +20,7 @@ var (
 	_ identity.NetworkBound  = ldapBackend{}
 )
 
-func (l LDAP) settings() (ldapauth.Config, error) {
-	c := ldapauth.Config{
-		URI: l.URI, TLSVerification: l.TLSVerification, StartTLS: l.StartTLS, AllowInsecure: l.AllowInsecure,
-		LookupBind: l.LookupBind, BindDN: l.BindDN, BindPassword: l.BindPassword, BindPasswordFile: l.BindPasswordFile,
-		UserSearchBase: l.UserSearchBase, UserFilter: l.UserFilter, GroupAttribute: l.GroupAttribute,
-		SearchBaseDistinguishedName: l.SearchBaseDistinguishedName, SearchFilter: l.SearchFilter,
-		AdminGroupDistinguishedName: l.AdminGroupDistinguishedName, UserGroupDistinguishedName: l.UserGroupDistinguishedName,
-		EncodedTrustedCACertificate: l.EncodedTrustedCACertificate, TrustedCACertificateFile: l.TrustedCACertificateFile,
-		Timeout: l.Timeout.D(), PoolSize: l.PoolSize,
-	}
-	return c, c.Validate()
-}
-
-func newLDAPBackend(l LDAP, log *slog.Logger, reg prometheus.Registerer) (ldapBackend, error) {
-	cfg, err := l.settings()
-	if err != nil {
-		return ldapBackend{}, err
-	}
+func newLDAPBackend(cfg ldapauth.Config, log *slog.Logger, reg prometheus.Registerer) (ldapBackend, error) {
 	a, err := ldapauth.New(cfg, log)
 	if err != nil {
 		return ldapBackend{}, err

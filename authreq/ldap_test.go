@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authreq/authreq/internal/duration"
 	"github.com/authreq/authreq/internal/realtest"
 )
 
@@ -27,7 +28,7 @@ func TestLDAPThroughService(t *testing.T) {
 		l.AdminGroupDistinguishedName = "cn=test-admin,ou=groups," + base
 		l.UserGroupDistinguishedName = "cn=test-user,ou=groups," + base
 		l.TrustedCACertificateFile = d.CA.CertFile
-		l.Timeout = Duration(2 * time.Second)
+		l.Timeout = duration.Duration(2 * time.Second)
 	})
 	get := func(user, pw string) (int, string, string, string) {
 		resp := s.do("GET", "/auth", map[string]string{"Authorization": basic(user, pw)})
@@ -122,13 +123,13 @@ func TestHangingDirectory(t *testing.T) {
 	d := realtest.StartSlapd(t, base, "ldapauth/testdata/mlflow.ldif")
 	s := newTestServer(t, map[string]string{"local": "local-pw"}, func(c *Config) {
 		c.VerifyWorkers = 1
-		c.VerifyQueueTimeout = Duration(10 * time.Second)
+		c.VerifyQueueTimeout = duration.Duration(10 * time.Second)
 		l := &c.LDAP
 		l.Enabled = true
 		l.URI = d.LDAPSURL + "/" + base
 		l.LookupBind = "uid=%s,ou=people," + base
 		l.TrustedCACertificateFile = d.CA.CertFile
-		l.Timeout = Duration(3 * time.Second)
+		l.Timeout = duration.Duration(3 * time.Second)
 		l.PoolSize = 4
 	})
 	if code := s.status("bob", "bob-pass"); code != 200 {

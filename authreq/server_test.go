@@ -19,6 +19,7 @@ import (
 
 	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/htpasswd"
+	"github.com/authreq/authreq/internal/duration"
 )
 
 // hashOf makes a quick bcrypt (cost 4) hash for tests.
@@ -293,7 +294,7 @@ func TestSingleflightAndCache(t *testing.T) {
 func TestPoolTimeoutFailsClosed(t *testing.T) {
 	s := newTestServer(t, map[string]string{"x": "y"}, func(c *Config) {
 		c.VerifyWorkers = 1
-		c.VerifyQueueTimeout = Duration(50 * time.Millisecond)
+		c.VerifyQueueTimeout = duration.Duration(50 * time.Millisecond)
 	})
 	b := &countingBackend{gate: make(chan struct{})}
 	s.use(b)

@@ -16,30 +16,39 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authreq/authreq/internal/duration"
 	"github.com/go-ldap/ldap/v3"
 )
 
-// Config mirrors the `ldap:` block of authreq's configuration.
+// Config is the `ldap:` section of authreq's configuration, with the key
+// names of the MLflow Helm chart's ldapAuth block.
 type Config struct {
-	URI                         string // ldap://host:389/dc=example,dc=org or ldaps://…
-	TLSVerification             string // "required" (default) or "none"
-	StartTLS                    bool
-	AllowInsecure               bool   // plain ldap:// without TLS
-	LookupBind                  string // uid=%s,ou=people,dc=example,dc=org
-	BindDN                      string // service account for search-then-bind and group searches
-	BindPassword                string
-	BindPasswordFile            string
-	UserSearchBase              string // default: the URI's base DN
-	UserFilter                  string // default (uid=%s)
-	GroupAttribute              string // "dn" (default) or an attribute of the user entry
-	SearchBaseDistinguishedName string // where groups are searched
-	SearchFilter                string // %s: the user's DN or GroupAttribute value
-	AdminGroupDistinguishedName string
-	UserGroupDistinguishedName  string
-	EncodedTrustedCACertificate string // base64 of PEM, as in the Helm chart
-	TrustedCACertificateFile    string
-	Timeout                     time.Duration // per operation; default 5s
-	PoolSize                    int           // default 8
+	Enabled                     bool              `yaml:"enabled"`
+	URI                         string            `yaml:"uri"`             // ldap://host:389/dc=example,dc=org or ldaps://…
+	TLSVerification             string            `yaml:"tlsVerification"` // "required" (default) or "none"
+	StartTLS                    bool              `yaml:"startTLS"`
+	AllowInsecure               bool              `yaml:"allowInsecure"` // plain ldap:// without TLS
+	LookupBind                  string            `yaml:"lookupBind"`    // uid=%s,ou=people,dc=example,dc=org
+	BindDN                      string            `yaml:"bindDN"`        // service account for search-then-bind and group searches
+	BindPassword                string            `yaml:"bindPassword"`
+	BindPasswordFile            string            `yaml:"bindPasswordFile"`
+	UserSearchBase              string            `yaml:"userSearchBase"`              // default: the URI's base DN
+	UserFilter                  string            `yaml:"userFilter"`                  // default (uid=%s)
+	GroupAttribute              string            `yaml:"groupAttribute"`              // "dn" (default) or an attribute of the user entry
+	SearchBaseDistinguishedName string            `yaml:"searchBaseDistinguishedName"` // where groups are searched
+	SearchFilter                string            `yaml:"searchFilter"`                // %s: the user's DN or GroupAttribute value
+	AdminGroupDistinguishedName string            `yaml:"adminGroupDistinguishedName"`
+	UserGroupDistinguishedName  string            `yaml:"userGroupDistinguishedName"`
+	EncodedTrustedCACertificate string            `yaml:"encodedTrustedCACertificate"` // base64 of PEM, as in the Helm chart
+	TrustedCACertificateFile    string            `yaml:"trustedCACertificateFile"`
+	Timeout                     duration.Duration `yaml:"timeout"`  // per operation; default 5s
+	PoolSize                    int               `yaml:"poolSize"` // default 8
+}
+
+// Defaults is the section before a config file is read.
+func Defaults() Config {
+	return Config{TLSVerification: "required", UserFilter: "(uid=%s)", GroupAttribute: "dn",
+		Timeout: duration.Duration(5 * time.Second), PoolSize: 8}
 }
 
 // settings is a validated Config.
@@ -53,6 +62,7 @@ type settings struct {
 	userDN    *ldap.DN
 	hasGroups bool
 	nameAttr  string // attribute holding the user name ("uid"), "" if unknown
+	timeout   time.Duration
 }
 
 var filterAttrRE = regexp.MustCompile(`\(([A-Za-z][A-Za-z0-9-]*)=%s\)`)
@@ -68,8 +78,9 @@ func (c Config) Validate() error {
 func (c Config) validate() (*settings, error) {
 	s := &settings{Config: c}
 	if s.Timeout == 0 {
-		s.Timeout = 5 * time.Second
+		s.Timeout = duration.Duration(5 * time.Second)
 	}
+	s.timeout = s.Timeout.D()
 	if s.PoolSize == 0 {
 		s.PoolSize = 8
 	}

@@ -133,7 +133,7 @@ const probeEvery = 2 * time.Second
 // directory that cannot be dialled, that hangs, or whose every connection
 // stays busy for the whole timeout is not ready.
 func (a *Authenticator) probe() {
-	ctx, cancel := context.WithTimeout(context.Background(), a.s.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), a.s.timeout)
 	defer cancel()
 	c, err := a.get(ctx)
 	if err != nil {
@@ -199,7 +199,7 @@ func (a *Authenticator) usable(c *ldap.Conn) bool {
 func (a *Authenticator) dial() (*ldap.Conn, error) {
 	a.dials.Add(1)
 	c, err := ldap.DialURL(a.s.url,
-		ldap.DialWithDialer(&net.Dialer{Timeout: a.s.Timeout}),
+		ldap.DialWithDialer(&net.Dialer{Timeout: a.s.timeout}),
 		ldap.DialWithTLSConfig(a.s.tls))
 	if err == nil && a.s.StartTLS {
 		if err = c.StartTLS(a.s.tls); err != nil {
@@ -211,7 +211,7 @@ func (a *Authenticator) dial() (*ldap.Conn, error) {
 		a.setReady(err)
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	c.SetTimeout(a.s.Timeout)
+	c.SetTimeout(a.s.timeout)
 	a.setReady(nil)
 	return c, nil
 }
@@ -243,7 +243,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, user, password string)
 	if err := htpasswd.ValidateUser(user); err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrBadCredentials, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.s.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, a.s.timeout)
 	defer cancel()
 	// A pooled connection may have died with the directory since its last
 	// use: one retry on a fresh connection tells that from an outage.
@@ -448,4 +448,4 @@ func (a *Authenticator) classify(op string, err error) error {
 	return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
 }
 
-func (a *Authenticator) timeLimit() int { return max(1, int(a.s.Timeout/time.Second)) }
+func (a *Authenticator) timeLimit() int { return max(1, int(a.s.timeout/time.Second)) }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authreq/authreq/internal/duration"
 	"github.com/authreq/authreq/internal/realtest"
 	"github.com/go-ldap/ldap/v3"
 )
@@ -31,7 +32,7 @@ func chartConfig(s *realtest.Slapd) Config {
 		AdminGroupDistinguishedName: "cn=test-admin,ou=groups," + base,
 		UserGroupDistinguishedName:  "cn=test-user,ou=groups," + base,
 		TrustedCACertificateFile:    s.CA.CertFile,
-		Timeout:                     2 * time.Second,
+		Timeout:                     duration.Duration(2 * time.Second),
 		PoolSize:                    4,
 	}
 }

@@ -1,4 +1,6 @@
-package authreq
+// Package duration is the Duration of authreq's config files and flags: a Go
+// duration string ("90s", "5m", "24h") in YAML, where a bare 0 means zero (off).
+package duration
 
 import (
 	"fmt"
