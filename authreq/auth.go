@@ -12,6 +12,7 @@ import (
 	"github.com/authreq/authreq/authreq/audit"
 	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/authreq/request"
+	"github.com/authreq/authreq/authreq/vcache"
 )
 
 // serveAuth answers one auth subrequest: 200 with identity headers, 401
@@ -111,7 +112,7 @@ type checked struct {
 // guess. The generation is in the key so that a request arriving after a
 // reload never joins a check that started against the old tables; the
 // result is cached unless the tables changed meanwhile.
-func (s *Server) check(ctx context.Context, key cacheKey, user, password, ip string) checked {
+func (s *Server) check(ctx context.Context, key vcache.Key, user, password, ip string) checked {
 	gen := s.cache.Gen()
 	var fk strings.Builder
 	fk.Write(key[:])

@@ -17,6 +17,7 @@ import (
 
 	"github.com/authreq/authreq/authreq/audit"
 	"github.com/authreq/authreq/authreq/identity"
+	"github.com/authreq/authreq/authreq/vcache"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/singleflight"
 )
@@ -26,7 +27,7 @@ type Server struct {
 	cfg      *Config
 	log      *slog.Logger
 	backends identity.Chain
-	cache    *cache
+	cache    *vcache.Cache
 	pool     *verifyPool // CPU-bound hash checks: one slot per core
 	netPool  *verifyPool // directory checks, which wait on the network
 	throttle *throttle
@@ -47,7 +48,7 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{cfg: cfg, log: log, now: time.Now}
-	s.cache = newCache(cfg.Cache.TTL.D(), cfg.Cache.MaxEntries, func() time.Time { return s.now() })
+	s.cache = vcache.New(cfg.Cache.TTL.D(), cfg.Cache.MaxEntries, func() time.Time { return s.now() })
 	s.throttle = newThrottle(cfg.RateLimit, func() time.Time { return s.now() })
 	s.metrics = newMetrics(func() float64 { return float64(s.cache.Len()) }, func() float64 { return float64(s.throttle.Len()) })
 	s.pool = newVerifyPool(cfg.workers(), cfg.VerifyQueueTimeout.D())

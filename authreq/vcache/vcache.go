@@ -1,4 +1,6 @@
-package authreq
+// Package vcache remembers successful verifications, so that a bcrypt user
+// pays one hash per TTL instead of one per request.
+package vcache
 
 import (
 	"container/list"
@@ -12,42 +14,44 @@ import (
 	"github.com/authreq/authreq/authreq/identity"
 )
 
-// cache remembers successful verifications, so that a bcrypt user pays one
-// hash per TTL instead of one per request. Keys are an HMAC, under a
+// Cache remembers successful verifications. Keys are an HMAC, under a
 // random per-process key, of user and password: the cache never holds a
 // password, and nothing outside the process can compute a key.
-type cache struct {
+type Cache struct {
 	key []byte
 	ttl time.Duration
 	max int
 	now func() time.Time
 	mu  sync.Mutex
-	m   map[cacheKey]*list.Element
+	m   map[Key]*list.Element
 	lru *list.List // front: most recently used
 	gen uint64     // bumped by every invalidation
 }
 
-type cacheKey [sha256.Size]byte
+// Key is a cache key: an HMAC of user and password.
+type Key [sha256.Size]byte
 
-type cacheEntry struct {
-	key     cacheKey
+type entry struct {
+	key     Key
 	id      identity.Identity
 	expires time.Time
 }
 
-func newCache(ttl time.Duration, max int, now func() time.Time) *cache {
+// New makes a cache of at most max entries that live for ttl; ttl or max
+// 0 turn it off.
+func New(ttl time.Duration, max int, now func() time.Time) *Cache {
 	k := make([]byte, 32)
 	if _, err := rand.Read(k); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
-	return &cache{key: k, ttl: ttl, max: max, now: now, m: make(map[cacheKey]*list.Element), lru: list.New()}
+	return &Cache{key: k, ttl: ttl, max: max, now: now, m: make(map[Key]*list.Element), lru: list.New()}
 }
 
-func (c *cache) enabled() bool { return c.ttl > 0 && c.max > 0 }
+func (c *Cache) enabled() bool { return c.ttl > 0 && c.max > 0 }
 
 // Key derives the cache key. Lengths are written before each part, so no
 // two (user, password) pairs share an input.
-func (c *cache) Key(user, password string) cacheKey {
+func (c *Cache) Key(user, password string) Key {
 	m := hmac.New(sha256.New, c.key)
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(len(user)))
@@ -56,13 +60,13 @@ func (c *cache) Key(user, password string) cacheKey {
 	binary.BigEndian.PutUint64(n[:], uint64(len(password)))
 	m.Write(n[:])
 	m.Write([]byte(password))
-	var k cacheKey
+	var k Key
 	m.Sum(k[:0])
 	return k
 }
 
 // Get returns a live entry.
-func (c *cache) Get(k cacheKey) (identity.Identity, bool) {
+func (c *Cache) Get(k Key) (identity.Identity, bool) {
 	if !c.enabled() {
 		return identity.Identity{}, false
 	}
@@ -72,7 +76,7 @@ func (c *cache) Get(k cacheKey) (identity.Identity, bool) {
 	if !ok {
 		return identity.Identity{}, false
 	}
-	e := el.Value.(*cacheEntry)
+	e := el.Value.(*entry)
 	if !c.now().Before(e.expires) {
 		c.remove(el)
 		return identity.Identity{}, false
@@ -84,14 +88,14 @@ func (c *cache) Get(k cacheKey) (identity.Identity, bool) {
 // Gen is the invalidation generation; take it before a verification and
 // give it to Put, so that a result computed from a table that was replaced
 // meanwhile is not cached.
-func (c *cache) Gen() uint64 {
+func (c *Cache) Gen() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.gen
 }
 
 // Put stores a success, evicting the least recently used entry when full.
-func (c *cache) Put(k cacheKey, id identity.Identity, gen uint64) {
+func (c *Cache) Put(k Key, id identity.Identity, gen uint64) {
 	if !c.enabled() {
 		return
 	}
@@ -106,17 +110,17 @@ func (c *cache) Put(k cacheKey, id identity.Identity, gen uint64) {
 	for c.lru.Len() >= c.max {
 		c.remove(c.lru.Back())
 	}
-	c.m[k] = c.lru.PushFront(&cacheEntry{key: k, id: id, expires: c.now().Add(c.ttl)})
+	c.m[k] = c.lru.PushFront(&entry{key: k, id: id, expires: c.now().Add(c.ttl)})
 }
 
 // DropUsers forgets every entry of the given users (password changed, user
 // removed). nil drops everything.
-func (c *cache) DropUsers(users []string) {
+func (c *Cache) DropUsers(users []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
 	if users == nil {
-		c.m = make(map[cacheKey]*list.Element)
+		c.m = make(map[Key]*list.Element)
 		c.lru.Init()
 		return
 	}
@@ -126,7 +130,7 @@ func (c *cache) DropUsers(users []string) {
 	}
 	for el := c.lru.Front(); el != nil; {
 		next := el.Next()
-		if drop[el.Value.(*cacheEntry).id.User] {
+		if drop[el.Value.(*entry).id.User] {
 			c.remove(el)
 		}
 		el = next
@@ -134,13 +138,13 @@ func (c *cache) DropUsers(users []string) {
 }
 
 // Len is the number of entries, expired ones included until touched.
-func (c *cache) Len() int {
+func (c *Cache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lru.Len()
 }
 
-func (c *cache) remove(el *list.Element) {
-	delete(c.m, el.Value.(*cacheEntry).key)
+func (c *Cache) remove(el *list.Element) {
+	delete(c.m, el.Value.(*entry).key)
 	c.lru.Remove(el)
 }
