@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authreq/authreq/authreq/htfile"
 	"github.com/authreq/authreq/authreq/ldapauth"
 	"github.com/authreq/authreq/internal/duration"
 	"go.yaml.in/yaml/v3"
@@ -25,7 +26,7 @@ type Config struct {
 	MetricsListen string          `yaml:"metricsListen"` // empty: /metrics on Listen
 	Realm         string          `yaml:"realm"`
 	Headers       Headers         `yaml:"headers"`
-	Htpasswd      HtpFiles        `yaml:"htpasswd"`
+	Htpasswd      htfile.Config   `yaml:"htpasswd"`
 	Cache         Cache           `yaml:"cache"`
 	LDAP          ldapauth.Config `yaml:"ldap"`
 	RateLimit     Limits          `yaml:"rateLimit"`
@@ -43,12 +44,6 @@ type Headers struct {
 	User   string `yaml:"user"`
 	Groups string `yaml:"groups"`
 	Role   string `yaml:"role"`
-}
-
-// HtpFiles is the htpasswd backend.
-type HtpFiles struct {
-	Files            []string `yaml:"files"`
-	RejectWeakHashes bool     `yaml:"rejectWeakHashes"`
 }
 
 // Cache is the cache of successful verifications.
@@ -176,10 +171,8 @@ func (c *Config) Validate() error {
 	if len(c.Htpasswd.Files) == 0 && !c.LDAP.Enabled {
 		bad("htpasswd.files", "no backend: give at least one htpasswd file, or enable ldap")
 	}
-	for i, f := range c.Htpasswd.Files {
-		if f == "" {
-			bad(fmt.Sprintf("htpasswd.files[%d]", i), "empty path")
-		}
+	if err := c.Htpasswd.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Cache.TTL < 0 {
 		bad("cache.ttl", "must not be negative")

@@ -147,7 +147,7 @@ func TestReloadEmptyFileRevokes(t *testing.T) {
 
 func TestReloadSignal(t *testing.T) {
 	s := newTestServer(t, map[string]string{"alice": "pw"}, nil)
-	s.htpasswd().watch.Close() // only the explicit reload may act
+	s.htpasswd().Close() // stops the watcher: only the explicit reload may act
 	os.WriteFile(s.file, []byte("alice:"+hashOf(t, "new")+"\n"), 0o640)
 	s.Reload()
 	if s.status("alice", "new") != 200 || s.status("alice", "pw") != 401 {

@@ -3,6 +3,7 @@ package authreq
 import (
 	"fmt"
 
+	"github.com/authreq/authreq/authreq/htfile"
 	"github.com/authreq/authreq/authreq/identity"
 )
 
@@ -16,11 +17,10 @@ import (
 // speak in /readyz, Reloaders reload on SIGHUP, io.Closers close.
 func (s *Server) addStores(cfg *Config) error {
 	if len(cfg.Htpasswd.Files) > 0 {
-		b, err := newHtpasswdBackend(cfg.Htpasswd.Files, cfg.Htpasswd.RejectWeakHashes, s.log)
+		b, err := htfile.New(cfg.Htpasswd, s.log, s.metrics.reloaded)
 		if err != nil {
 			return fmt.Errorf("htpasswd: %w", err)
 		}
-		b.reloaded = s.metrics.reloaded
 		s.add(b)
 	}
 	if cfg.LDAP.Enabled {

@@ -1,4 +1,4 @@
-package authreq
+package htfile
 
 import (
 	"log/slog"

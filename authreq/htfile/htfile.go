@@ -1,4 +1,6 @@
-package authreq
+// Package htfile is the htpasswd user store: one or more htpasswd files,
+// loaded into an immutable table, watched and reloaded on change.
+package htfile
 
 import (
 	"context"
@@ -37,8 +39,8 @@ type decoy struct {
 	weight float64 // users in this class
 }
 
-// htpasswdBackend checks passwords against one or more htpasswd files.
-type htpasswdBackend struct {
+// Store checks passwords against one or more htpasswd files.
+type Store struct {
 	files      []string
 	rejectWeak bool
 	log        *slog.Logger
@@ -53,9 +55,9 @@ type htpasswdBackend struct {
 }
 
 var (
-	_ identity.Authenticator  = (*htpasswdBackend)(nil)
-	_ identity.Reloader       = (*htpasswdBackend)(nil)
-	_ identity.ChangeNotifier = (*htpasswdBackend)(nil)
+	_ identity.Authenticator  = (*Store)(nil)
+	_ identity.Reloader       = (*Store)(nil)
+	_ identity.ChangeNotifier = (*Store)(nil)
 )
 
 // fallbackDummy stands in when no file has a usable hash: bcrypt at the
@@ -68,8 +70,32 @@ var fallbackDummy = func() htpasswd.Hash {
 	return p
 }
 
-func newHtpasswdBackend(files []string, rejectWeak bool, log *slog.Logger) (*htpasswdBackend, error) {
-	b := &htpasswdBackend{files: files, rejectWeak: rejectWeak, log: log, changed: func([]string) {}, reloaded: func(error) {},
+// Config is the `htpasswd:` section of the configuration.
+type Config struct {
+	Files            []string `yaml:"files"`            // the first file listed wins for a user in several
+	RejectWeakHashes bool     `yaml:"rejectWeakHashes"` // plain, {SHA}, {SSHA}, DES crypt, $1$ never match
+}
+
+// Validate checks the section; errors name the key under `htpasswd:`.
+func (c Config) Validate() error {
+	var errs []error
+	for i, f := range c.Files {
+		if f == "" {
+			errs = append(errs, fmt.Errorf("htpasswd.files[%d]: empty path", i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// New loads every file of cfg (a broken one is an error naming the file
+// and line: the service refuses to start on it) and watches them.
+// onReload, if not nil, is told each reload's outcome (metrics).
+func New(cfg Config, log *slog.Logger, onReload func(error)) (*Store, error) {
+	files, rejectWeak := cfg.Files, cfg.RejectWeakHashes
+	if onReload == nil {
+		onReload = func(error) {}
+	}
+	b := &Store{files: files, rejectWeak: rejectWeak, log: log, changed: func([]string) {}, reloaded: onReload,
 		decoyKey: make([]byte, 32)}
 	rand.Read(b.decoyKey)
 	// Watch before the first load, so that no change between the two
@@ -86,19 +112,19 @@ func newHtpasswdBackend(files []string, rejectWeak bool, log *slog.Logger) (*htp
 	return b, nil
 }
 
-// Close stops watching the files.
-func (b *htpasswdBackend) Close() error {
+// Close stops watching the files; Reload still works.
+func (b *Store) Close() error {
 	b.watch.Close()
 	return nil
 }
 
-func (b *htpasswdBackend) Name() string { return "htpasswd" }
+func (b *Store) Name() string { return "htpasswd" }
 
 // OnChange sets who is told of the users a reload changed or removed.
-func (b *htpasswdBackend) OnChange(fn func(users []string)) { b.changed = fn }
+func (b *Store) OnChange(fn func(users []string)) { b.changed = fn }
 
 // load reads every file; the first file listed wins for a user in several.
-func (b *htpasswdBackend) load() (*table, error) {
+func (b *Store) load() (*table, error) {
 	t := &table{users: make(map[string]htpasswd.Entry)}
 	classes := make(map[string]int) // class → index in t.decoys
 	for _, path := range b.files {
@@ -158,7 +184,7 @@ func costly(h htpasswd.Hash) bool {
 // rendezvous hashing over a keyed hash of the name: the choice follows the
 // files' mix of cost classes, cannot be predicted without the key, and for
 // most names survives a reload that changes the mix a little.
-func (b *htpasswdBackend) decoyFor(t *table, user string) htpasswd.Hash {
+func (b *Store) decoyFor(t *table, user string) htpasswd.Hash {
 	best, bestScore := 0, math.Inf(1)
 	for i, d := range t.decoys {
 		m := hmac.New(sha256.New, b.decoyKey)
@@ -181,7 +207,7 @@ func (b *htpasswdBackend) decoyFor(t *table, user string) htpasswd.Hash {
 // check of a decoy hash, so timing does not tell which users exist. A
 // wrong password for a user with a usable hash is a definite no; a name
 // without one is identity.ErrUnknownUser, for a later backend to decide.
-func (b *htpasswdBackend) Authenticate(_ context.Context, c identity.Credentials) (identity.Identity, error) {
+func (b *Store) Authenticate(_ context.Context, c identity.Credentials) (identity.Identity, error) {
 	basic, ok := c.(identity.Basic)
 	if !ok {
 		return identity.Identity{}, fmt.Errorf("%w: htpasswd takes Basic credentials only", identity.ErrUnknownUser)
@@ -205,7 +231,7 @@ func (b *htpasswdBackend) Authenticate(_ context.Context, c identity.Credentials
 // users at all included, so that deleting the last user revokes it. A file
 // caught half-written by an in-place editor fails closed for a moment and
 // is loaded whole by the reload that its next write triggers.
-func (b *htpasswdBackend) Reload(why string) error {
+func (b *Store) Reload(why string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	old := b.tab.Load()
