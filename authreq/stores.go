@@ -5,6 +5,8 @@ import (
 
 	"github.com/authreq/authreq/authreq/htfile"
 	"github.com/authreq/authreq/authreq/identity"
+	"github.com/authreq/authreq/authreq/ldapauth"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // addStores is the one factory of user stores: every store the config
@@ -14,7 +16,8 @@ import (
 // Authenticate is found by type assertion, never special-cased elsewhere:
 // NetworkBound stores wait in a bound of their own instead of taking a CPU
 // slot, ChangeNotifiers drop their users' cached verifications, Readiers
-// speak in /readyz, Reloaders reload on SIGHUP, io.Closers close.
+// speak in /readyz, Reloaders reload on SIGHUP, collectors export metrics,
+// io.Closers close.
 func (s *Server) addStores(cfg *Config) error {
 	if len(cfg.Htpasswd.Files) > 0 {
 		b, err := htfile.New(cfg.Htpasswd, s.log, s.metrics.reloaded)
@@ -24,7 +27,7 @@ func (s *Server) addStores(cfg *Config) error {
 		s.add(b)
 	}
 	if cfg.LDAP.Enabled {
-		b, err := newLDAPBackend(cfg.LDAP, s.log, s.metrics.reg)
+		b, err := ldapauth.NewStore(cfg.LDAP, s.log)
 		if err != nil {
 			return err
 		}
@@ -33,7 +36,15 @@ func (s *Server) addStores(cfg *Config) error {
 	return nil
 }
 
+// collector is a store that exports metrics of its own.
+type collector interface {
+	Collectors() []prometheus.Collector
+}
+
 func (s *Server) add(b identity.Authenticator) {
+	if c, ok := b.(collector); ok {
+		s.metrics.reg.MustRegister(c.Collectors()...)
+	}
 	gate := s.pool
 	if n, ok := b.(identity.NetworkBound); ok && n.NetworkBound() {
 		gate = s.netPool
