@@ -11,6 +11,7 @@ import (
 
 	"github.com/authreq/authreq/authreq/audit"
 	"github.com/authreq/authreq/authreq/identity"
+	"github.com/authreq/authreq/authreq/policy"
 	"github.com/authreq/authreq/authreq/request"
 	"github.com/authreq/authreq/authreq/vcache"
 )
@@ -83,7 +84,15 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 		}
 		id = res.id
 	}
-	rec.Decision, rec.Backend, rec.Role, rec.CacheHit = audit.Allow, id.Source, id.Role, hit
+	rec.Backend, rec.Role, rec.CacheHit = id.Source, id.Role, hit
+	if d := s.policy.Decide(id, policy.Request{Method: rec.Method, URI: rec.URI, Host: rec.Host}); !d.Allow {
+		// Authenticated, not allowed: 403 without a challenge (nginx passes
+		// 403 through; a challenge would only prompt for other credentials).
+		rec.Decision, rec.Reason = audit.Forbidden, d.Reason
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
+	rec.Decision = audit.Allow
 	h.Set(s.cfg.Headers.User, id.User)
 	h.Set("X-Auth-Request-User", id.User)
 	if len(id.Groups) > 0 {

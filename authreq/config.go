@@ -16,6 +16,7 @@ import (
 
 	"github.com/authreq/authreq/authreq/htfile"
 	"github.com/authreq/authreq/authreq/ldapauth"
+	"github.com/authreq/authreq/authreq/policy"
 	"github.com/authreq/authreq/internal/duration"
 	"go.yaml.in/yaml/v3"
 )
@@ -31,7 +32,7 @@ type Config struct {
 	LDAP          ldapauth.Config `yaml:"ldap"`
 	RateLimit     Limits          `yaml:"rateLimit"`
 	Audit         Audit           `yaml:"audit"`
-	Policy        Policy          `yaml:"policy"`
+	Policy        policy.Config   `yaml:"policy"`
 	// VerifyQueueTimeout bounds how long a cold password check waits for
 	// a slot in the verification pool before the answer is 503.
 	VerifyQueueTimeout duration.Duration `yaml:"verifyQueueTimeout"`
@@ -82,9 +83,6 @@ type Audit struct {
 	Output string `yaml:"output"` // stdout, stderr, or a file path
 	Format string `yaml:"format"` // json
 }
-
-// Policy is reserved for per-path rules; only {} is accepted for now.
-type Policy struct{}
 
 // DefaultConfig returns the defaults of DESIGN.md.
 func DefaultConfig() *Config {

@@ -8,6 +8,7 @@ package authreq
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/authreq/authreq/authreq/audit"
 	"github.com/authreq/authreq/authreq/identity"
+	"github.com/authreq/authreq/authreq/policy"
 	"github.com/authreq/authreq/authreq/vcache"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/singleflight"
@@ -28,6 +30,7 @@ type Server struct {
 	log      *slog.Logger
 	backends identity.Chain
 	cache    *vcache.Cache
+	policy   *policy.Policy
 	pool     *verifyPool // CPU-bound hash checks: one slot per core
 	netPool  *verifyPool // directory checks, which wait on the network
 	throttle *throttle
@@ -61,6 +64,10 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.audit = alog
+	if s.policy, err = policy.New(cfg.Policy); err != nil {
+		alog.Close()
+		return nil, fmt.Errorf("policy: %w", err)
+	}
 	if err := s.addStores(cfg); err != nil {
 		s.Close()
 		return nil, err
