@@ -215,6 +215,9 @@ func (c *Config) Validate() error {
 	case b.Max < b.Initial:
 		bad("rateLimit.backoff.max", "must not be below rateLimit.backoff.initial (%s)", b.Initial.D())
 	}
+	if on && f.PerUserAndIP == 0 && f.PerIP == 0 && f.PerUser == 0 {
+		bad("rateLimit.failures", "every bound is 0 while window is not: that turns throttling off silently; set window: 0 to turn it off")
+	}
 	if c.RateLimit.MaxEntries < 0 || (on && c.RateLimit.MaxEntries == 0) {
 		bad("rateLimit.maxEntries", "must be positive while rateLimit.failures.window is not 0 (0 would remember no failure)")
 	}

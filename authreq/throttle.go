@@ -46,6 +46,7 @@ type throttle struct {
 	lru     *list.List               // of *counter with nothing in flight; front: most recently touched
 	trusted map[string]*list.Element // of *trust: pair key → last success
 	tlru    *list.List
+	byUser  map[string]*list.List // user key → that user's *trust, most recent first
 
 	// fast holds the same *trust as trusted, for seen to read without
 	// the mutex; written only under it.
@@ -70,9 +71,18 @@ func (e *counter) empty() bool {
 }
 
 type trust struct {
-	key  string
-	last atomic.Int64 // UnixNano of the last success or refresh; written under mu
+	key    string
+	user   string        // the user's key: whose share of trusted pairs this is
+	last   atomic.Int64  // UnixNano of the last success or refresh; written under mu
+	byUser *list.Element // in byUser[user]
 }
+
+// maxTrustedPerUser bounds the trusted pairs of one user: people work from
+// a handful of places. Without it, one account's cached credentials shown
+// from many addresses would push every other user's trusted pairs out of
+// the shared bound, and with them the exemption that keeps a botnet from
+// locking alice out of her office.
+const maxTrustedPerUser = 32
 
 // outcome is what a password check found, for reservation.Done.
 type outcome int
@@ -103,6 +113,7 @@ const inflightRetry = time.Second
 type reservation struct {
 	t        *throttle // nil: throttling off
 	pair     string
+	user     string
 	held     []held
 	released atomic.Bool
 }
@@ -125,7 +136,7 @@ func newThrottle(l Limits, now func() time.Time) *throttle {
 		window: l.Failures.Window.D(), initial: l.Backoff.Initial.D(), max: l.Backoff.Max.D(),
 		maxEntries: l.MaxEntries, v4bits: l.ClientPrefix.IPv4, v6bits: l.ClientPrefix.IPv6, now: now,
 		entries: make(map[string]*counter), lru: list.New(),
-		trusted: make(map[string]*list.Element), tlru: list.New(),
+		trusted: make(map[string]*list.Element), tlru: list.New(), byUser: make(map[string]*list.List),
 	}
 }
 
@@ -151,12 +162,19 @@ func (t *throttle) reserve(user, ip string) (r *reservation, ok bool, retry time
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
+	trusted := t.isTrusted(pk, now)
 	for _, c := range []struct {
 		key, scope string
 		bound      int
 	}{{pk, scopeUserIP, t.perPair}, {ik, scopeIP, t.perIP}} {
 		e := t.get(c.key, false)
 		if e == nil || c.bound <= 0 {
+			continue
+		}
+		// A pair trusted by an earlier success is not refused for what
+		// others did from its address (a guest on the office network,
+		// everyone behind one NAT or /64): only its own bound applies.
+		if trusted && c.scope == scopeIP {
 			continue
 		}
 		if now.Before(e.until) {
@@ -166,7 +184,7 @@ func (t *throttle) reserve(user, ip string) (r *reservation, ok bool, retry time
 			return nil, false, inflightRetry, c.scope
 		}
 	}
-	if t.perUser > 0 && !t.isTrusted(pk, now) {
+	if t.perUser > 0 && !trusted {
 		if e := t.get(uk, false); e != nil && t.estimate(e, now)+float64(e.inflight) >= float64(t.perUser) {
 			if now.Before(e.until) {
 				return nil, false, e.until.Sub(now), scopeUser
@@ -176,7 +194,7 @@ func (t *throttle) reserve(user, ip string) (r *reservation, ok bool, retry time
 			e.until = now.Add(t.step(e.strikes))
 		}
 	}
-	r = &reservation{t: t, pair: pk}
+	r = &reservation{t: t, pair: pk, user: uk}
 	for _, c := range []struct {
 		key   string
 		bound int
@@ -203,7 +221,7 @@ func (r *reservation) Done(o outcome) {
 	now := t.now()
 	switch o {
 	case outcomeSuccess:
-		t.succeeded(r.pair, now)
+		t.succeeded(r.user, r.pair, now)
 	case outcomeUndecided:
 	default:
 		for _, h := range r.held {
@@ -229,14 +247,14 @@ func (t *throttle) count(e *counter, bound int, block bool, now time.Time) {
 
 // succeeded resets the pair's count (attempts still in flight stay
 // counted as such) and trusts the pair for the per-user bound.
-func (t *throttle) succeeded(pk string, now time.Time) {
+func (t *throttle) succeeded(uk, pk string, now time.Time) {
 	if e := t.entries[pk]; e != nil {
 		e.prev, e.cur, e.strikes, e.until, e.start = 0, 0, 0, time.Time{}, now
 		if e.inflight == 0 {
 			t.remove(e)
 		}
 	}
-	t.trust(pk, now)
+	t.trust(uk, pk, now)
 }
 
 // seen records that user authenticated from ip without a password check (a
@@ -256,27 +274,46 @@ func (t *throttle) seen(user, ip string) {
 	t.slowSeen.Add(1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.trust(pk, now)
+	t.trust(userKey(user), pk, now)
 }
 
-// trust records a success of the pair at now, keeping at most maxEntries
-// trusted pairs.
-func (t *throttle) trust(pk string, now time.Time) {
+// trust records a success of the pair at now, keeping at most
+// maxTrustedPerUser trusted pairs per user (that user's least recently
+// seen go first) and maxEntries in all.
+func (t *throttle) trust(uk, pk string, now time.Time) {
 	if el, ok := t.trusted[pk]; ok {
-		el.Value.(*trust).last.Store(now.UnixNano())
+		tr := el.Value.(*trust)
+		tr.last.Store(now.UnixNano())
 		t.tlru.MoveToFront(el)
+		t.byUser[tr.user].MoveToFront(tr.byUser)
 		return
 	}
-	tr := &trust{key: pk}
+	tr := &trust{key: pk, user: uk}
 	tr.last.Store(now.UnixNano())
 	t.trusted[pk] = t.tlru.PushFront(tr)
 	t.fast.Store(pk, tr)
+	mine := t.byUser[uk]
+	if mine == nil {
+		mine = list.New()
+		t.byUser[uk] = mine
+	}
+	tr.byUser = mine.PushFront(tr)
+	for mine.Len() > maxTrustedPerUser {
+		t.untrust(mine.Back().Value.(*trust))
+	}
 	for t.tlru.Len() > t.maxEntries {
-		old := t.tlru.Back()
-		k := old.Value.(*trust).key
-		delete(t.trusted, k)
-		t.fast.Delete(k)
-		t.tlru.Remove(old)
+		t.untrust(t.tlru.Back().Value.(*trust))
+	}
+}
+
+func (t *throttle) untrust(tr *trust) {
+	t.tlru.Remove(t.trusted[tr.key])
+	delete(t.trusted, tr.key)
+	t.fast.Delete(tr.key)
+	mine := t.byUser[tr.user]
+	mine.Remove(tr.byUser)
+	if mine.Len() == 0 {
+		delete(t.byUser, tr.user)
 	}
 }
 

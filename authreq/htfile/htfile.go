@@ -242,9 +242,18 @@ func (b *Store) Reload(why string) error {
 		return err
 	}
 	b.tab.Store(t)
+	// Users whose hash changed or vanished, and users added: telling of
+	// the added too moves the cache's generation on, so that a check that
+	// started against the old table (where a new name was unknown) is
+	// never shared with a request that arrives after this reload.
 	var changed []string
 	for u, e := range old.users {
 		if n, ok := t.users[u]; !ok || n.Hash != e.Hash {
+			changed = append(changed, u)
+		}
+	}
+	for u := range t.users {
+		if _, ok := old.users[u]; !ok {
 			changed = append(changed, u)
 		}
 	}

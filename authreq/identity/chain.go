@@ -50,9 +50,17 @@ func (c *Chain) Authenticate(ctx context.Context, cred Credentials) (Identity, e
 	for _, l := range c.links {
 		release, err := l.gate.Acquire(ctx)
 		if err != nil {
-			// Overloaded: a store that could not even check must not be
-			// outvoted by a later one's "no" (its user would be counted as
-			// guessing), so the whole answer is a 503.
+			if no != nil {
+				// An earlier store's definite no stands: a later store's
+				// full queue (a hanging directory) must not turn it into an
+				// uncounted 503, or the earlier store's passwords could be
+				// guessed without limit by keeping that queue full.
+				down = firstErr(down, err)
+				continue
+			}
+			// Overloaded, and nothing decided yet: a store that could not
+			// even check must not be outvoted by a later one's "no" (its
+			// user would be counted as guessing), so the answer is a 503.
 			return Identity{}, err
 		}
 		start := time.Now()

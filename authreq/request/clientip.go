@@ -10,7 +10,8 @@ import (
 // X-Forwarded-For are believed only when the TCP peer is a trusted proxy
 // (nginx); anyone else could write any address there. Of X-Forwarded-For
 // the rightmost address that is not itself a trusted proxy is taken: hops
-// to its left were written by the client.
+// to its left were written by the client. X-Forwarded-For is read only
+// when the proxy sent no X-Real-IP at all (ingress-nginx, Traefik, Caddy).
 func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	// A unix socket peer (RemoteAddr "@" or empty) is on this host and
@@ -22,10 +23,14 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	if !isUnix && !isTrusted(peer.Addr(), trusted) {
 		return peer.Addr().Unmap().String()
 	}
-	if a, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); err == nil {
-		return a.Unmap().String()
-	}
-	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+	if real := strings.TrimSpace(r.Header.Get("X-Real-IP")); real != "" {
+		if a, err := netip.ParseAddr(real); err == nil {
+			return a.Unmap().String()
+		}
+		// The proxy sent something that is no address ("unix:" from an
+		// nginx unix-socket listener): X-Forwarded-For, which may be the
+		// client's own, cannot stand in for it.
+	} else if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
 		hops := strings.Split(strings.Join(xff, ","), ",")
 		for i := len(hops) - 1; i >= 0; i-- {
 			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
