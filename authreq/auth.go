@@ -13,6 +13,7 @@ import (
 	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/authreq/policy"
 	"github.com/authreq/authreq/authreq/request"
+	"github.com/authreq/authreq/authreq/throttle"
 	"github.com/authreq/authreq/authreq/vcache"
 )
 
@@ -21,7 +22,7 @@ import (
 // never a 401 for an outage, never a 200 on doubt.
 func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
-	rec := &audit.Record{Time: start, RequestID: r.Header.Get("X-Request-ID"), ClientIP: request.ClientIP(r, s.cfg.RateLimit.trusted)}
+	rec := &audit.Record{Time: start, RequestID: r.Header.Get("X-Request-ID"), ClientIP: request.ClientIP(r, s.cfg.RateLimit.Trusted())}
 	rec.Method, rec.URI, rec.Host = request.Original(r)
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
@@ -57,7 +58,7 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 		// Cached answers skip the throttle: they were right already, and
 		// whoever shares an address with a guesser keeps working. They
 		// still mark the address as one this user works from.
-		s.throttle.seen(user, rec.ClientIP)
+		s.throttle.Seen(user, rec.ClientIP)
 	} else {
 		s.metrics.cacheMisses.Inc()
 		res := s.check(r.Context(), key, user, password, rec.ClientIP)
@@ -134,20 +135,20 @@ func (s *Server) check(ctx context.Context, key vcache.Key, user, password, ip s
 		// Reserve before verifying: in-flight checks count against the
 		// budgets, so concurrent guesses cannot all pass a check made
 		// before any of them failed.
-		resv, ok, retry, scope := s.throttle.reserve(user, ip)
+		resv, ok, retry, scope := s.throttle.Reserve(user, ip)
 		if !ok {
 			return checked{throttled: true, retry: retry, scope: scope}, nil
 		}
-		defer resv.Done(outcomeUndecided) // a no-op after the Done below; releases on a panic
+		defer resv.Done(throttle.Undecided) // a no-op after the Done below; releases on a panic
 		id, err := s.backends.Authenticate(ctx, identity.Basic{User: user, Password: password})
 		switch {
 		case err == nil:
-			resv.Done(outcomeSuccess)
+			resv.Done(throttle.Success)
 			s.cache.Put(key, id, gen)
 		case errors.Is(err, identity.ErrBadCredentials):
-			resv.Done(outcomeFailure)
+			resv.Done(throttle.Failure)
 		default:
-			resv.Done(outcomeUndecided)
+			resv.Done(throttle.Undecided)
 		}
 		return checked{id: id, err: err}, nil
 	})

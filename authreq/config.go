@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"os"
 	"regexp"
 	"runtime"
@@ -17,6 +16,7 @@ import (
 	"github.com/authreq/authreq/authreq/htfile"
 	"github.com/authreq/authreq/authreq/ldapauth"
 	"github.com/authreq/authreq/authreq/policy"
+	"github.com/authreq/authreq/authreq/throttle"
 	"github.com/authreq/authreq/internal/duration"
 	"go.yaml.in/yaml/v3"
 )
@@ -30,7 +30,7 @@ type Config struct {
 	Htpasswd      htfile.Config   `yaml:"htpasswd"`
 	Cache         Cache           `yaml:"cache"`
 	LDAP          ldapauth.Config `yaml:"ldap"`
-	RateLimit     Limits          `yaml:"rateLimit"`
+	RateLimit     throttle.Config `yaml:"rateLimit"`
 	Audit         Audit           `yaml:"audit"`
 	Policy        policy.Config   `yaml:"policy"`
 	// VerifyQueueTimeout bounds how long a cold password check waits for
@@ -53,31 +53,6 @@ type Cache struct {
 	MaxEntries int               `yaml:"maxEntries"`
 }
 
-// Limits is brute-force throttling; trustedProxies also decides whose
-// X-Real-IP / X-Forwarded-For is believed.
-type Limits struct {
-	TrustedProxies []string `yaml:"trustedProxies"`
-	Failures       struct {
-		PerUserAndIP int               `yaml:"perUserAndIP"`
-		PerIP        int               `yaml:"perIP"`
-		PerUser      int               `yaml:"perUser"`
-		Window       duration.Duration `yaml:"window"`
-	} `yaml:"failures"`
-	Backoff struct {
-		Initial duration.Duration `yaml:"initial"`
-		Max     duration.Duration `yaml:"max"`
-	} `yaml:"backoff"`
-	MaxEntries int `yaml:"maxEntries"`
-	// ClientPrefix is how much of a client address one budget covers:
-	// an IPv6 host usually has a whole /64 to pick addresses from.
-	ClientPrefix struct {
-		IPv4 int `yaml:"ipv4"`
-		IPv6 int `yaml:"ipv6"`
-	} `yaml:"clientPrefix"`
-
-	trusted []netip.Prefix
-}
-
 // Audit is the decision log.
 type Audit struct {
 	Output string `yaml:"output"` // stdout, stderr, or a file path
@@ -95,16 +70,7 @@ func DefaultConfig() *Config {
 		Audit:              Audit{Output: "stdout", Format: "json"},
 	}
 	c.LDAP = ldapauth.Defaults()
-	c.RateLimit.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
-	c.RateLimit.Failures.PerUserAndIP = 5
-	c.RateLimit.Failures.PerIP = 50
-	c.RateLimit.Failures.PerUser = 20
-	c.RateLimit.Failures.Window = duration.Duration(10 * time.Minute)
-	c.RateLimit.Backoff.Initial = duration.Duration(time.Second)
-	c.RateLimit.Backoff.Max = duration.Duration(15 * time.Minute)
-	c.RateLimit.MaxEntries = 100000
-	c.RateLimit.ClientPrefix.IPv4 = 32
-	c.RateLimit.ClientPrefix.IPv6 = 64
+	c.RateLimit = throttle.Defaults()
 	return c
 }
 
@@ -184,48 +150,8 @@ func (c *Config) Validate() error {
 	if c.VerifyWorkers < 0 {
 		bad("verifyWorkers", "must not be negative")
 	}
-	c.RateLimit.trusted = nil
-	for i, p := range c.RateLimit.TrustedProxies {
-		pfx, err := parsePrefix(p)
-		if err != nil {
-			bad(fmt.Sprintf("rateLimit.trustedProxies[%d]", i), "%q: want a CIDR such as 10.0.0.0/8 or an address", p)
-			continue
-		}
-		c.RateLimit.trusted = append(c.RateLimit.trusted, pfx)
-	}
-	f := c.RateLimit.Failures
-	for key, v := range map[string]int{"perUserAndIP": f.PerUserAndIP, "perIP": f.PerIP, "perUser": f.PerUser} {
-		if v < 0 {
-			bad("rateLimit.failures."+key, "must not be negative")
-		}
-	}
-	if f.Window < 0 {
-		bad("rateLimit.failures.window", "must not be negative")
-	}
-	// rateLimit.failures.window: 0 is the one switch that turns throttling
-	// off; while it is on, a zero backoff or table size would turn it off
-	// as silently, so they must be positive. Off, they are unused and may
-	// be zero, but never negative.
-	b, on := c.RateLimit.Backoff, f.Window > 0
-	switch {
-	case b.Initial < 0 || (on && b.Initial == 0):
-		bad("rateLimit.backoff.initial", "must be positive while rateLimit.failures.window is not 0 (a zero backoff never blocks)")
-	case b.Max < 0 || (on && b.Max == 0):
-		bad("rateLimit.backoff.max", "must be positive while rateLimit.failures.window is not 0")
-	case b.Max < b.Initial:
-		bad("rateLimit.backoff.max", "must not be below rateLimit.backoff.initial (%s)", b.Initial.D())
-	}
-	if on && f.PerUserAndIP == 0 && f.PerIP == 0 && f.PerUser == 0 {
-		bad("rateLimit.failures", "every bound is 0 while window is not: that turns throttling off silently; set window: 0 to turn it off")
-	}
-	if c.RateLimit.MaxEntries < 0 || (on && c.RateLimit.MaxEntries == 0) {
-		bad("rateLimit.maxEntries", "must be positive while rateLimit.failures.window is not 0 (0 would remember no failure)")
-	}
-	if v := c.RateLimit.ClientPrefix.IPv4; v < 8 || v > 32 {
-		bad("rateLimit.clientPrefix.ipv4", "%d: want 8 to 32 (prefix length of the addresses one budget covers)", v)
-	}
-	if v := c.RateLimit.ClientPrefix.IPv6; v < 32 || v > 128 {
-		bad("rateLimit.clientPrefix.ipv6", "%d: want 32 to 128 (prefix length of the addresses one budget covers)", v)
+	if err := c.RateLimit.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Audit.Output == "" {
 		bad("audit.output", "stdout, stderr or a file path")
@@ -260,18 +186,6 @@ func validListen(s string) error {
 		return fmt.Errorf("%q: want host:port or unix:/path", s)
 	}
 	return nil
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func isPrintable(s string) bool {

@@ -58,8 +58,8 @@ func TestConfigDefaults(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if len(c.RateLimit.trusted) != 2 {
-		t.Errorf("trusted %v", c.RateLimit.trusted)
+	if len(c.RateLimit.Trusted()) != 2 {
+		t.Errorf("trusted %v", c.RateLimit.Trusted())
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authreq/authreq/authreq/throttle"
 	"github.com/authreq/authreq/internal/duration"
 	"github.com/authreq/authreq/internal/realtest"
 )
@@ -66,7 +67,7 @@ func TestLDAPThroughService(t *testing.T) {
 	if resp := s.from("127.0.0.1", "\uff21LICE", "wrong-5"); resp.Header.Get("Retry-After") == "" {
 		t.Errorf("sixth guess under a sixth spelling not throttled: %d", resp.StatusCode)
 	}
-	s.throttle = newThrottle(s.cfg.RateLimit, s.now) // forget those failures
+	s.throttle = throttle.New(s.cfg.RateLimit, s.now) // forget those failures
 
 	// The directory goes down: cached users keep working, others get 503
 	// (nginx: 500), never 401; local users still work; the instance stays

@@ -19,6 +19,7 @@ import (
 	"github.com/authreq/authreq/authreq/audit"
 	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/authreq/policy"
+	"github.com/authreq/authreq/authreq/throttle"
 	"github.com/authreq/authreq/authreq/vcache"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/sync/singleflight"
@@ -33,7 +34,7 @@ type Server struct {
 	policy   *policy.Policy
 	pool     *verifyPool // CPU-bound hash checks: one slot per core
 	netPool  *verifyPool // directory checks, which wait on the network
-	throttle *throttle
+	throttle *throttle.Throttle
 	flight   singleflight.Group
 	audit    *audit.Log
 	metrics  *metrics
@@ -52,7 +53,7 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, now: time.Now}
 	s.cache = vcache.New(cfg.Cache.TTL.D(), cfg.Cache.MaxEntries, func() time.Time { return s.now() })
-	s.throttle = newThrottle(cfg.RateLimit, func() time.Time { return s.now() })
+	s.throttle = throttle.New(cfg.RateLimit, func() time.Time { return s.now() })
 	s.metrics = newMetrics(func() float64 { return float64(s.cache.Len()) }, func() float64 { return float64(s.throttle.Len()) })
 	s.pool = newVerifyPool(cfg.workers(), cfg.VerifyQueueTimeout.D())
 	s.netPool = newVerifyPool(max(1, cfg.LDAP.PoolSize), cfg.VerifyQueueTimeout.D())

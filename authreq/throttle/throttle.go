@@ -1,4 +1,4 @@
-package authreq
+package throttle
 
 import (
 	"container/list"
@@ -13,9 +13,9 @@ const trustTTL = 30 * 24 * time.Hour
 
 // Throttle scopes, as in the audit log and authreq_throttled_total.
 const (
-	scopeUserIP = "user_ip"
-	scopeIP     = "ip"
-	scopeUser   = "user"
+	ScopeUserIP = "user_ip"
+	ScopeIP     = "ip"
+	ScopeUser   = "user"
 )
 
 // throttle counts failed password checks per (user, IP), per IP and per
@@ -26,15 +26,15 @@ const (
 // in during the last 30 days: a botnet guessing alice's password cannot lock
 // alice out of where she works.
 //
-// A check holds a reservation from before the password check until its
-// outcome is known, and attempts in flight count against every bound: N
+// A check holds a Reservation from before the password check until its
+// Outcome is known, and attempts in flight count against every bound: N
 // concurrent guesses cannot all pass before the first failure is counted.
 //
 // Memory is bounded: the least recently touched entries go first, except
 // those with attempts in flight, which stay until released (so the table
 // exceeds maxEntries only by entries all of whose attempts are in flight,
-// at most three per reservation).
-type throttle struct {
+// at most three per Reservation).
+type Throttle struct {
 	perPair, perIP, perUser int
 	window, initial, max    time.Duration
 	maxEntries              int
@@ -84,21 +84,21 @@ type trust struct {
 // locking alice out of her office.
 const maxTrustedPerUser = 32
 
-// outcome is what a password check found, for reservation.Done.
-type outcome int
+// Outcome is what a password check found, for Reservation.Done.
+type Outcome int
 
 const (
-	// outcomeFailure: a wrong password (or unknown user); counted.
-	outcomeFailure outcome = iota
-	// outcomeSuccess: the password was right; resets the (user, address)
+	// Failure: a wrong password (or unknown user); counted.
+	Failure Outcome = iota
+	// Success: the password was right; resets the (user, address)
 	// count and trusts the pair for the per-user bound.
-	outcomeSuccess
-	// outcomeUndecided: no answer (backend outage, queue timeout, 503);
+	Success
+	// Undecided: no answer (backend outage, queue timeout, 503);
 	// released without counting.
-	outcomeUndecided
+	Undecided
 )
 
-// Any other outcome counts as a failure: on doubt, the budget pays.
+// Any other Outcome counts as a failure: on doubt, the budget pays.
 
 // seenRefresh is how often seen refreshes a trusted pair under the mutex;
 // trust lasts trustTTL, so an hour's lag costs nothing.
@@ -108,10 +108,10 @@ const seenRefresh = time.Hour
 // flight: they end within a password check's time.
 const inflightRetry = time.Second
 
-// reservation is one password check's place in the budgets, from reserve
+// Reservation is one password check's place in the budgets, from reserve
 // until Done.
-type reservation struct {
-	t        *throttle // nil: throttling off
+type Reservation struct {
+	t        *Throttle // nil: throttling off
 	pair     string
 	user     string
 	held     []held
@@ -124,14 +124,14 @@ type held struct {
 	block bool // past the bound, refuse (pair, IP) rather than slow (user)
 }
 
-func newThrottle(l Limits, now func() time.Time) *throttle {
+func New(l Config, now func() time.Time) *Throttle {
 	if l.ClientPrefix.IPv4 == 0 {
 		l.ClientPrefix.IPv4 = 32
 	}
 	if l.ClientPrefix.IPv6 == 0 {
 		l.ClientPrefix.IPv6 = 64
 	}
-	return &throttle{
+	return &Throttle{
 		perPair: l.Failures.PerUserAndIP, perIP: l.Failures.PerIP, perUser: l.Failures.PerUser,
 		window: l.Failures.Window.D(), initial: l.Backoff.Initial.D(), max: l.Backoff.Max.D(),
 		maxEntries: l.MaxEntries, v4bits: l.ClientPrefix.IPv4, v6bits: l.ClientPrefix.IPv6, now: now,
@@ -140,11 +140,11 @@ func newThrottle(l Limits, now func() time.Time) *throttle {
 	}
 }
 
-func (t *throttle) enabled() bool { return t.window > 0 && t.maxEntries > 0 }
+func (t *Throttle) enabled() bool { return t.window > 0 && t.maxEntries > 0 }
 
 // reserve decides before a password check. When ok, the check holds a
 // place against the (user, IP), IP and user budgets until r.Done is called
-// with its outcome; call Done exactly once on every path (more calls do
+// with its Outcome; call Done exactly once on every path (more calls do
 // nothing). When not ok there is nothing to release; retry is how long the
 // client should wait and scope says which bound refused it.
 //
@@ -154,9 +154,9 @@ func (t *throttle) enabled() bool { return t.window > 0 && t.maxEntries > 0 }
 // the per-user bound (attempts in flight included) one check per backoff
 // step goes ahead, except from pairs trusted by an earlier success, which
 // are never slowed.
-func (t *throttle) reserve(user, ip string) (r *reservation, ok bool, retry time.Duration, scope string) {
+func (t *Throttle) Reserve(user, ip string) (r *Reservation, ok bool, retry time.Duration, scope string) {
 	if !t.enabled() {
-		return &reservation{}, true, 0, ""
+		return &Reservation{}, true, 0, ""
 	}
 	pk, ik, uk := t.pairKey(user, ip), t.ipKey(ip), userKey(user)
 	t.mu.Lock()
@@ -166,7 +166,7 @@ func (t *throttle) reserve(user, ip string) (r *reservation, ok bool, retry time
 	for _, c := range []struct {
 		key, scope string
 		bound      int
-	}{{pk, scopeUserIP, t.perPair}, {ik, scopeIP, t.perIP}} {
+	}{{pk, ScopeUserIP, t.perPair}, {ik, ScopeIP, t.perIP}} {
 		e := t.get(c.key, false)
 		if e == nil || c.bound <= 0 {
 			continue
@@ -174,7 +174,7 @@ func (t *throttle) reserve(user, ip string) (r *reservation, ok bool, retry time
 		// A pair trusted by an earlier success is not refused for what
 		// others did from its address (a guest on the office network,
 		// everyone behind one NAT or /64): only its own bound applies.
-		if trusted && c.scope == scopeIP {
+		if trusted && c.scope == ScopeIP {
 			continue
 		}
 		if now.Before(e.until) {
@@ -187,14 +187,14 @@ func (t *throttle) reserve(user, ip string) (r *reservation, ok bool, retry time
 	if t.perUser > 0 && !trusted {
 		if e := t.get(uk, false); e != nil && t.estimate(e, now)+float64(e.inflight) >= float64(t.perUser) {
 			if now.Before(e.until) {
-				return nil, false, e.until.Sub(now), scopeUser
+				return nil, false, e.until.Sub(now), ScopeUser
 			}
 			// Over the bound: this check may go ahead, the next only
 			// after a backoff step.
 			e.until = now.Add(t.step(e.strikes))
 		}
 	}
-	r = &reservation{t: t, pair: pk, user: uk}
+	r = &Reservation{t: t, pair: pk, user: uk}
 	for _, c := range []struct {
 		key   string
 		bound int
@@ -209,9 +209,9 @@ func (t *throttle) reserve(user, ip string) (r *reservation, ok bool, retry time
 	return r, true, 0, ""
 }
 
-// Done releases the reservation with the check's outcome. Only the first
-// call counts; Done on a nil reservation does nothing.
-func (r *reservation) Done(o outcome) {
+// Done releases the Reservation with the check's Outcome. Only the first
+// call counts; Done on a nil Reservation does nothing.
+func (r *Reservation) Done(o Outcome) {
 	if r == nil || r.t == nil || !r.released.CompareAndSwap(false, true) {
 		return
 	}
@@ -220,9 +220,9 @@ func (r *reservation) Done(o outcome) {
 	defer t.mu.Unlock()
 	now := t.now()
 	switch o {
-	case outcomeSuccess:
+	case Success:
 		t.succeeded(r.user, r.pair, now)
-	case outcomeUndecided:
+	case Undecided:
 	default:
 		for _, h := range r.held {
 			t.count(h.e, h.bound, h.block, now)
@@ -234,7 +234,7 @@ func (r *reservation) Done(o outcome) {
 }
 
 // count records one failure on e.
-func (t *throttle) count(e *counter, bound int, block bool, now time.Time) {
+func (t *Throttle) count(e *counter, bound int, block bool, now time.Time) {
 	t.roll(e, now)
 	e.cur++
 	if t.estimate(e, now) >= float64(bound) {
@@ -247,7 +247,7 @@ func (t *throttle) count(e *counter, bound int, block bool, now time.Time) {
 
 // succeeded resets the pair's count (attempts still in flight stay
 // counted as such) and trusts the pair for the per-user bound.
-func (t *throttle) succeeded(uk, pk string, now time.Time) {
+func (t *Throttle) succeeded(uk, pk string, now time.Time) {
 	if e := t.entries[pk]; e != nil {
 		e.prev, e.cur, e.strikes, e.until, e.start = 0, 0, 0, time.Time{}, now
 		if e.inflight == 0 {
@@ -262,7 +262,7 @@ func (t *throttle) succeeded(uk, pk string, now time.Time) {
 // bound never slows it. Cheap enough for every cache hit: a pair refreshed
 // within the hour costs a lock-free map read; only the first call and one
 // an hour per pair take the mutex. The pair's failure count is left alone.
-func (t *throttle) seen(user, ip string) {
+func (t *Throttle) Seen(user, ip string) {
 	if !t.enabled() {
 		return
 	}
@@ -280,7 +280,7 @@ func (t *throttle) seen(user, ip string) {
 // trust records a success of the pair at now, keeping at most
 // maxTrustedPerUser trusted pairs per user (that user's least recently
 // seen go first) and maxEntries in all.
-func (t *throttle) trust(uk, pk string, now time.Time) {
+func (t *Throttle) trust(uk, pk string, now time.Time) {
 	if el, ok := t.trusted[pk]; ok {
 		tr := el.Value.(*trust)
 		tr.last.Store(now.UnixNano())
@@ -306,7 +306,7 @@ func (t *throttle) trust(uk, pk string, now time.Time) {
 	}
 }
 
-func (t *throttle) untrust(tr *trust) {
+func (t *Throttle) untrust(tr *trust) {
 	t.tlru.Remove(t.trusted[tr.key])
 	delete(t.trusted, tr.key)
 	t.fast.Delete(tr.key)
@@ -317,13 +317,13 @@ func (t *throttle) untrust(tr *trust) {
 	}
 }
 
-func (t *throttle) isTrusted(pk string, now time.Time) bool {
+func (t *Throttle) isTrusted(pk string, now time.Time) bool {
 	el, ok := t.trusted[pk]
 	return ok && now.UnixNano()-el.Value.(*trust).last.Load() < int64(trustTTL)
 }
 
 // pin takes e out of the eviction order while attempts are in flight.
-func (t *throttle) pin(e *counter) {
+func (t *Throttle) pin(e *counter) {
 	if e.el != nil {
 		t.lru.Remove(e.el)
 		e.el = nil
@@ -333,7 +333,7 @@ func (t *throttle) pin(e *counter) {
 
 // unpin releases one attempt; the last one returns e to the eviction
 // order, or drops it if it holds nothing.
-func (t *throttle) unpin(e *counter) {
+func (t *Throttle) unpin(e *counter) {
 	if e.inflight--; e.inflight > 0 || t.entries[e.key] != e {
 		return
 	}
@@ -346,7 +346,7 @@ func (t *throttle) unpin(e *counter) {
 }
 
 // remove drops an entry with nothing in flight.
-func (t *throttle) remove(e *counter) {
+func (t *Throttle) remove(e *counter) {
 	if e.el != nil {
 		t.lru.Remove(e.el)
 		e.el = nil
@@ -356,7 +356,7 @@ func (t *throttle) remove(e *counter) {
 
 // evict drops the least recently touched entries until room more fit
 // under maxEntries, or only entries with attempts in flight are left.
-func (t *throttle) evict(room int) {
+func (t *Throttle) evict(room int) {
 	for len(t.entries)+room > t.maxEntries && t.lru.Len() > 0 {
 		t.remove(t.lru.Back().Value.(*counter))
 	}
@@ -364,7 +364,7 @@ func (t *throttle) evict(room int) {
 
 // get returns the entry for key, creating it (and evicting the least
 // recently touched ones past the bound) when create is set.
-func (t *throttle) get(key string, create bool) *counter {
+func (t *Throttle) get(key string, create bool) *counter {
 	if e, ok := t.entries[key]; ok {
 		if e.el != nil {
 			t.lru.MoveToFront(e.el)
@@ -381,7 +381,7 @@ func (t *throttle) get(key string, create bool) *counter {
 	return e
 }
 
-func (t *throttle) roll(e *counter, now time.Time) {
+func (t *Throttle) roll(e *counter, now time.Time) {
 	switch d := now.Sub(e.start); {
 	case d >= 2*t.window:
 		e.prev, e.cur, e.start = 0, 0, now
@@ -390,14 +390,14 @@ func (t *throttle) roll(e *counter, now time.Time) {
 	}
 }
 
-func (t *throttle) estimate(e *counter, now time.Time) float64 {
+func (t *Throttle) estimate(e *counter, now time.Time) float64 {
 	t.roll(e, now)
 	overlap := 1 - float64(now.Sub(e.start))/float64(t.window)
 	return float64(e.prev)*overlap + float64(e.cur)
 }
 
 // step is the backoff after n strikes: initial, doubled each time, capped.
-func (t *throttle) step(n int) time.Duration {
+func (t *Throttle) step(n int) time.Duration {
 	d := t.initial
 	for i := 1; i < n && d < t.max; i++ {
 		d *= 2
@@ -406,7 +406,7 @@ func (t *throttle) step(n int) time.Duration {
 }
 
 // Len is the number of failure entries and trusted pairs held.
-func (t *throttle) Len() int {
+func (t *Throttle) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.entries) + t.tlru.Len()

@@ -1,4 +1,4 @@
-package authreq
+package throttle
 
 import (
 	"fmt"
@@ -12,33 +12,33 @@ import (
 // guessing hers.
 func TestThrottleSeenTrusts(t *testing.T) {
 	th, _ := newTestThrottle(t, nil)
-	th.seen("alice", "192.0.2.1")
+	th.Seen("alice", "192.0.2.1")
 	for i := range 40 { // two guesses per address: under the pair bound
-		if r, ok, _, _ := th.reserve("alice", fmt.Sprint("203.0.113.", i/2)); ok {
-			r.Done(outcomeFailure)
+		if r, ok, _, _ := th.Reserve("alice", fmt.Sprint("203.0.113.", i/2)); ok {
+			r.Done(Failure)
 		}
 	}
 	// Past the per-user bound: a new address waits a backoff step ...
-	if r, ok, _, _ := th.reserve("alice", "198.51.100.77"); ok {
-		r.Done(outcomeUndecided)
+	if r, ok, _, _ := th.Reserve("alice", "198.51.100.77"); ok {
+		r.Done(Undecided)
 	}
-	if _, ok, _, scope := th.reserve("alice", "198.51.100.78"); ok || scope != scopeUser {
+	if _, ok, _, scope := th.Reserve("alice", "198.51.100.78"); ok || scope != ScopeUser {
 		t.Fatalf("per-user bound not reached: %v %q", ok, scope)
 	}
 	// ... the address alice was seen at does not.
 	for i := range 5 {
-		r, ok, _, scope := th.reserve("alice", "192.0.2.1")
+		r, ok, _, scope := th.Reserve("alice", "192.0.2.1")
 		if !ok {
 			t.Fatalf("check %d from the address alice was seen at: refused (%s)", i, scope)
 		}
-		r.Done(outcomeUndecided)
+		r.Done(Undecided)
 	}
 	// Seen under another spelling, from another address of the /64.
-	th.seen("\uff21LICE", "2001:db8::1")
-	if r, ok, _, scope := th.reserve("alice", "2001:db8::2"); !ok {
+	th.Seen("\uff21LICE", "2001:db8::1")
+	if r, ok, _, scope := th.Reserve("alice", "2001:db8::2"); !ok {
 		t.Errorf("seen as ＡLICE from 2001:db8::1, alice from 2001:db8::2 refused (%s)", scope)
 	} else {
-		r.Done(outcomeUndecided)
+		r.Done(Undecided)
 	}
 }
 
@@ -57,12 +57,12 @@ func TestThrottleSeenRefresh(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			th, clock := newTestThrottle(t, nil)
 			start := clock.Now()
-			th.seen("alice", "192.0.2.1")
+			th.Seen("alice", "192.0.2.1")
 			for range 10 {
-				th.seen("alice", "192.0.2.1")
+				th.Seen("alice", "192.0.2.1")
 			}
 			clock.Add(tt.second)
-			th.seen("alice", "192.0.2.1")
+			th.Seen("alice", "192.0.2.1")
 			if n := th.slowSeen.Load(); n != tt.slow {
 				t.Errorf("%d calls took the mutex, want %d", n, tt.slow)
 			}
@@ -78,23 +78,23 @@ func TestThrottleSeenRefresh(t *testing.T) {
 
 // What seen remembers is bounded like the rest: by maxEntries.
 func TestThrottleSeenBounded(t *testing.T) {
-	th, clock := newTestThrottle(t, func(l *Limits) { l.MaxEntries = 100 })
+	th, clock := newTestThrottle(t, func(l *Config) { l.MaxEntries = 100 })
 	var wg sync.WaitGroup
 	for g := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range 1000 {
-				th.seen(fmt.Sprint("u", g, "-", i), fmt.Sprint("198.51.100.", i%256))
-				if r, ok, _, _ := th.reserve(fmt.Sprint("u", i), "203.0.113.1"); ok {
-					r.Done(outcome(i % 3))
+				th.Seen(fmt.Sprint("u", g, "-", i), fmt.Sprint("198.51.100.", i%256))
+				if r, ok, _, _ := th.Reserve(fmt.Sprint("u", i), "203.0.113.1"); ok {
+					r.Done(Outcome(i % 3))
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	clock.Add(2 * time.Hour)
-	th.seen("alice", "192.0.2.1")
+	th.Seen("alice", "192.0.2.1")
 	fast := 0
 	th.fast.Range(func(any, any) bool { fast++; return true })
 	th.mu.Lock()
@@ -107,7 +107,7 @@ func TestThrottleSeenBounded(t *testing.T) {
 // BenchmarkThrottleSeen compares seen on a pair refreshed within the hour
 // (the cache-hit path) with an empty loop.
 func BenchmarkThrottleSeen(b *testing.B) {
-	cfg := DefaultConfig()
+	cfg := Defaults()
 	b.Run("empty", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -115,12 +115,12 @@ func BenchmarkThrottleSeen(b *testing.B) {
 		})
 	})
 	b.Run("one pair", func(b *testing.B) {
-		th := newThrottle(cfg.RateLimit, time.Now)
-		th.seen("alice", "192.0.2.1")
+		th := New(cfg, time.Now)
+		th.Seen("alice", "192.0.2.1")
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				th.seen("alice", "192.0.2.1")
+				th.Seen("alice", "192.0.2.1")
 			}
 		})
 		if n := th.slowSeen.Load(); n > 1 {
@@ -128,17 +128,17 @@ func BenchmarkThrottleSeen(b *testing.B) {
 		}
 	})
 	b.Run("1000 pairs", func(b *testing.B) {
-		th := newThrottle(cfg.RateLimit, time.Now)
+		th := New(cfg, time.Now)
 		var users, ips [1000]string
 		for i := range users {
 			users[i], ips[i] = fmt.Sprint("user", i), fmt.Sprint("2001:db8:", i, "::1")
-			th.seen(users[i], ips[i])
+			th.Seen(users[i], ips[i])
 		}
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
 			for pb.Next() {
-				th.seen(users[i%1000], ips[i%1000])
+				th.Seen(users[i%1000], ips[i%1000])
 				i++
 			}
 		})

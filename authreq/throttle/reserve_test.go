@@ -1,4 +1,4 @@
-package authreq
+package throttle
 
 import (
 	"fmt"
@@ -10,14 +10,14 @@ import (
 
 // newTestThrottle is a throttle with the default limits, edited, on a fake
 // clock.
-func newTestThrottle(t testing.TB, edit func(*Limits)) (*throttle, *fakeClock) {
+func newTestThrottle(t testing.TB, edit func(*Config)) (*Throttle, *fakeClock) {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := Defaults()
 	if edit != nil {
-		edit(&cfg.RateLimit)
+		edit(&cfg)
 	}
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	return newThrottle(cfg.RateLimit, clock.Now), clock
+	return New(cfg, clock.Now), clock
 }
 
 // Concurrent wrong guesses cannot all pass the check before the first is
@@ -25,7 +25,7 @@ func newTestThrottle(t testing.TB, edit func(*Limits)) (*throttle, *fakeClock) {
 func TestThrottleConcurrentGuesses(t *testing.T) {
 	tests := []struct {
 		name     string
-		edit     func(*Limits)
+		edit     func(*Config)
 		user, ip func(i int) string
 		max      int32
 	}{
@@ -34,7 +34,7 @@ func TestThrottleConcurrentGuesses(t *testing.T) {
 		{"spellings of one user, one address", nil,
 			func(i int) string { return []string{"alice", "ALICE", "\uff41lice", "\u24d0lice"}[i%4] },
 			func(int) string { return "198.51.100.1" }, 5},
-		{"many users, one address", func(l *Limits) { l.Failures.PerIP = 10 },
+		{"many users, one address", func(l *Config) { l.Failures.PerIP = 10 },
 			func(i int) string { return fmt.Sprint("user", i) }, func(int) string { return "198.51.100.1" }, 10},
 		// Per user: the bound, then one check per backoff step.
 		{"one user, many addresses", nil,
@@ -51,7 +51,7 @@ func TestThrottleConcurrentGuesses(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					r, ok, retry, scope := th.reserve(tt.user(i), tt.ip(i))
+					r, ok, retry, scope := th.Reserve(tt.user(i), tt.ip(i))
 					if !ok {
 						if retry <= 0 || scope == "" {
 							t.Errorf("refused without retry or scope: %v %q", retry, scope)
@@ -61,7 +61,7 @@ func TestThrottleConcurrentGuesses(t *testing.T) {
 					}
 					granted.Add(1)
 					time.Sleep(5 * time.Millisecond) // a wrong password's hash check
-					r.Done(outcomeFailure)
+					r.Done(Failure)
 				}()
 			}
 			close(start)
@@ -83,16 +83,16 @@ func TestThrottleConcurrentGuesses(t *testing.T) {
 	}
 }
 
-// Each outcome releases the reservation; only a failure is counted.
+// Each Outcome releases the Reservation; only a failure is counted.
 func TestReservationDone(t *testing.T) {
 	const user, ip = "alice", "198.51.100.1"
-	held := func(t *testing.T, th *throttle, n int) []*reservation {
+	held := func(t *testing.T, th *Throttle, n int) []*Reservation {
 		t.Helper()
-		var rs []*reservation
+		var rs []*Reservation
 		for i := range n {
-			r, ok, _, scope := th.reserve(user, ip)
+			r, ok, _, scope := th.Reserve(user, ip)
 			if !ok {
-				t.Fatalf("reservation %d refused (%s)", i+1, scope)
+				t.Fatalf("Reservation %d refused (%s)", i+1, scope)
 			}
 			rs = append(rs, r)
 		}
@@ -101,21 +101,21 @@ func TestReservationDone(t *testing.T) {
 	t.Run("in flight fill the pair's budget", func(t *testing.T) {
 		th, _ := newTestThrottle(t, nil)
 		rs := held(t, th, 5)
-		if _, ok, retry, scope := th.reserve(user, ip); ok || scope != scopeUserIP || retry != time.Second {
+		if _, ok, retry, scope := th.Reserve(user, ip); ok || scope != ScopeUserIP || retry != time.Second {
 			t.Errorf("sixth while five in flight: %v %v %q", ok, retry, scope)
 		}
-		rs[0].Done(outcomeUndecided)
-		if r, ok, _, _ := th.reserve(user, ip); !ok {
+		rs[0].Done(Undecided)
+		if r, ok, _, _ := th.Reserve(user, ip); !ok {
 			t.Error("undecided did not release")
 		} else {
-			r.Done(outcomeUndecided)
+			r.Done(Undecided)
 		}
 	})
 	t.Run("undecided counts nothing", func(t *testing.T) {
 		th, _ := newTestThrottle(t, nil)
 		for range 20 {
 			for _, r := range held(t, th, 5) {
-				r.Done(outcomeUndecided)
+				r.Done(Undecided)
 			}
 		}
 		if th.Len() != 0 {
@@ -125,33 +125,33 @@ func TestReservationDone(t *testing.T) {
 	t.Run("failures count", func(t *testing.T) {
 		th, clock := newTestThrottle(t, nil)
 		for _, r := range held(t, th, 5) {
-			r.Done(outcomeFailure)
+			r.Done(Failure)
 		}
-		if _, ok, retry, scope := th.reserve(user, ip); ok || scope != scopeUserIP || retry != time.Second {
+		if _, ok, retry, scope := th.Reserve(user, ip); ok || scope != ScopeUserIP || retry != time.Second {
 			t.Errorf("after 5 failures: %v %v %q", ok, retry, scope)
 		}
 		clock.Add(time.Second)
 		r := held(t, th, 1)[0] // the one check after the backoff step
-		if _, ok, _, _ := th.reserve(user, ip); ok {
+		if _, ok, _, _ := th.Reserve(user, ip); ok {
 			t.Error("a second check while the one after the step is in flight")
 		}
-		r.Done(outcomeFailure)
-		if _, ok, retry, _ := th.reserve(user, ip); ok || retry != 2*time.Second {
+		r.Done(Failure)
+		if _, ok, retry, _ := th.Reserve(user, ip); ok || retry != 2*time.Second {
 			t.Errorf("backoff after the sixth failure: %v %v", ok, retry)
 		}
 	})
 	t.Run("success resets and trusts the pair", func(t *testing.T) {
 		th, _ := newTestThrottle(t, nil)
 		for _, r := range held(t, th, 3) {
-			r.Done(outcomeFailure)
+			r.Done(Failure)
 		}
 		rs := held(t, th, 2)
-		rs[0].Done(outcomeSuccess)
-		rs[1].Done(outcomeFailure) // in flight across the reset: still counted
+		rs[0].Done(Success)
+		rs[1].Done(Failure) // in flight across the reset: still counted
 		for _, r := range held(t, th, 4) {
-			r.Done(outcomeFailure)
+			r.Done(Failure)
 		}
-		if _, ok, _, _ := th.reserve(user, ip); ok {
+		if _, ok, _, _ := th.Reserve(user, ip); ok {
 			t.Error("5 failures since the success, yet allowed")
 		}
 		th.mu.Lock()
@@ -164,27 +164,27 @@ func TestReservationDone(t *testing.T) {
 	t.Run("done twice counts once", func(t *testing.T) {
 		th, _ := newTestThrottle(t, nil)
 		for _, r := range held(t, th, 4) {
-			r.Done(outcomeFailure)
-			r.Done(outcomeFailure)
-			r.Done(outcomeSuccess)
+			r.Done(Failure)
+			r.Done(Failure)
+			r.Done(Success)
 		}
 		rs := held(t, th, 1) // 4 failures: one more may be checked
-		rs[0].Done(outcomeUndecided)
-		rs[0].Done(outcomeFailure)
+		rs[0].Done(Undecided)
+		rs[0].Done(Failure)
 		held(t, th, 1)
 	})
-	t.Run("done on a refused reservation", func(t *testing.T) {
-		var r *reservation
-		r.Done(outcomeFailure) // no panic
+	t.Run("done on a refused Reservation", func(t *testing.T) {
+		var r *Reservation
+		r.Done(Failure) // no panic
 	})
 	t.Run("throttle off", func(t *testing.T) {
-		th, _ := newTestThrottle(t, func(l *Limits) { l.Failures.Window = 0 })
+		th, _ := newTestThrottle(t, func(l *Config) { l.Failures.Window = 0 })
 		for range 100 {
-			r, ok, _, _ := th.reserve(user, ip)
+			r, ok, _, _ := th.Reserve(user, ip)
 			if !ok {
 				t.Fatal("refused with throttling off")
 			}
-			r.Done(outcomeFailure)
+			r.Done(Failure)
 		}
 	})
 }
@@ -192,35 +192,35 @@ func TestReservationDone(t *testing.T) {
 // An entry with attempts in flight is never evicted: churn through a full
 // table does not forget them.
 func TestReservationSurvivesEviction(t *testing.T) {
-	th, _ := newTestThrottle(t, func(l *Limits) { l.MaxEntries = 10 })
-	var rs []*reservation
+	th, _ := newTestThrottle(t, func(l *Config) { l.MaxEntries = 10 })
+	var rs []*Reservation
 	for range 5 {
-		r, ok, _, _ := th.reserve("alice", "198.51.100.1")
+		r, ok, _, _ := th.Reserve("alice", "198.51.100.1")
 		if !ok {
 			t.Fatal("refused")
 		}
 		rs = append(rs, r)
 	}
 	for i := range 1000 {
-		r, ok, _, _ := th.reserve(fmt.Sprint("u", i), fmt.Sprint("2001:db8::", i))
+		r, ok, _, _ := th.Reserve(fmt.Sprint("u", i), fmt.Sprint("2001:db8::", i))
 		if ok {
-			r.Done(outcomeFailure)
+			r.Done(Failure)
 		}
 	}
-	if _, ok, _, scope := th.reserve("alice", "198.51.100.1"); ok {
+	if _, ok, _, scope := th.Reserve("alice", "198.51.100.1"); ok {
 		t.Errorf("five in flight forgotten in the churn (%q)", scope)
 	}
 	if n := th.Len(); n > 10+3 {
 		t.Errorf("%d entries: bound 10, plus the 3 held", n)
 	}
 	for _, r := range rs {
-		r.Done(outcomeFailure)
-		r.Done(outcomeFailure)
+		r.Done(Failure)
+		r.Done(Failure)
 	}
 	if n := th.Len(); n > 10 {
 		t.Errorf("%d entries after release, bound 10", n)
 	}
-	if _, ok, _, scope := th.reserve("alice", "198.51.100.1"); ok || scope != scopeUserIP {
+	if _, ok, _, scope := th.Reserve("alice", "198.51.100.1"); ok || scope != ScopeUserIP {
 		t.Errorf("five failures released into a full table: %v %q", ok, scope)
 	}
 }

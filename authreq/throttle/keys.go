@@ -1,4 +1,4 @@
-package authreq
+package throttle
 
 import (
 	"net/netip"
@@ -11,17 +11,17 @@ import (
 // all bind as alice in OpenLDAP, so they must not each get their own
 // failure budget for alice's password. A folded name holds no NUL, so the
 // parts of a pair key cannot run into each other.
-func (t *throttle) pairKey(user, ip string) string {
+func (t *Throttle) pairKey(user, ip string) string {
 	return "p\x00" + userfold.Key(user) + "\x00" + t.client(ip)
 }
-func (t *throttle) ipKey(ip string) string { return "i\x00" + t.client(ip) }
+func (t *Throttle) ipKey(ip string) string { return "i\x00" + t.client(ip) }
 func userKey(user string) string           { return "u\x00" + userfold.Key(user) }
 
 // client is the part of a client address that one budget covers: the
 // address's rateLimit.clientPrefix (IPv4-mapped IPv6 addresses count as
 // IPv4, zones are dropped). A client that is not an IP address ("unix",
 // for a unix socket peer without forwarding headers) is its own key.
-func (t *throttle) client(ip string) string {
+func (t *Throttle) client(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return ip

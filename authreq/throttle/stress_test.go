@@ -1,4 +1,4 @@
-package authreq
+package throttle
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 // random outcomes, double Done, clock moves; afterwards nothing is in
 // flight, every entry is back in the eviction order and the bound holds.
 func TestThrottleStressInvariants(t *testing.T) {
-	th, clock := newTestThrottle(t, func(l *Limits) {
+	th, clock := newTestThrottle(t, func(l *Config) {
 		l.MaxEntries = 64
 		l.Failures.PerUserAndIP = 3
 		l.Failures.PerIP = 7
@@ -29,18 +29,18 @@ func TestThrottleStressInvariants(t *testing.T) {
 				ip := fmt.Sprintf("2001:db8:%x::%x", rng.IntN(30), rng.IntN(5))
 				switch rng.IntN(10) {
 				case 0:
-					th.seen(u, ip)
+					th.Seen(u, ip)
 					continue
 				case 1:
 					clock.Add(time.Duration(rng.IntN(5000)) * time.Millisecond)
 				}
-				r, ok, _, _ := th.reserve(u, ip)
+				r, ok, _, _ := th.Reserve(u, ip)
 				if !ok {
 					continue
 				}
-				o := outcome(rng.IntN(4))
+				o := Outcome(rng.IntN(4))
 				if rng.IntN(2) == 0 {
-					go func() { r.Done(o); r.Done(outcomeSuccess) }()
+					go func() { r.Done(o); r.Done(Success) }()
 				} else {
 					r.Done(o)
 				}

@@ -1,4 +1,4 @@
-package authreq
+package throttle
 
 import (
 	"fmt"
@@ -33,7 +33,7 @@ func TestThrottleClientPrefix(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			edit := func(l *Limits) {
+			edit := func(l *Config) {
 				l.ClientPrefix.IPv4, l.ClientPrefix.IPv6 = tt.v4, tt.v6
 				l.Failures.PerIP = 3
 			}
@@ -46,7 +46,7 @@ func TestThrottleClientPrefix(t *testing.T) {
 			for range 2 {
 				fail(t, th, "alice", tt.a)
 			}
-			if _, ok, _, scope := th.reserve("alice", tt.b); ok == tt.shared {
+			if _, ok, _, scope := th.Reserve("alice", tt.b); ok == tt.shared {
 				t.Errorf("pair: 5 failures from %s, then %s: allowed %v (%s); shared budget: %v", tt.a, tt.b, ok, scope, tt.shared)
 			}
 			// The address budget.
@@ -54,13 +54,13 @@ func TestThrottleClientPrefix(t *testing.T) {
 			for i := range 3 {
 				fail(t, th, fmt.Sprint("user", i), tt.a)
 			}
-			if _, ok, _, scope := th.reserve("bob", tt.b); ok == tt.shared {
+			if _, ok, _, scope := th.Reserve("bob", tt.b); ok == tt.shared {
 				t.Errorf("address: 3 failures from %s, then %s: allowed %v (%s); shared budget: %v", tt.a, tt.b, ok, scope, tt.shared)
 			}
 			// Trust.
 			th, _ = newTestThrottle(t, edit)
-			if r, ok, _, _ := th.reserve("alice", tt.a); ok {
-				r.Done(outcomeSuccess)
+			if r, ok, _, _ := th.Reserve("alice", tt.a); ok {
+				r.Done(Success)
 			}
 			th.mu.Lock()
 			trusted := th.isTrusted(th.pairKey("alice", tt.b), th.now())
@@ -73,13 +73,13 @@ func TestThrottleClientPrefix(t *testing.T) {
 }
 
 // fail runs one wrong-password check through the throttle.
-func fail(t testing.TB, th *throttle, user, ip string) {
+func fail(t testing.TB, th *Throttle, user, ip string) {
 	t.Helper()
-	r, ok, _, scope := th.reserve(user, ip)
+	r, ok, _, scope := th.Reserve(user, ip)
 	if !ok {
 		t.Fatalf("%s from %s refused (%s)", user, ip, scope)
 	}
-	r.Done(outcomeFailure)
+	r.Done(Failure)
 }
 
 // FuzzThrottleClient checks that any client string gives a key, that a key
@@ -89,9 +89,9 @@ func FuzzThrottleClient(f *testing.F) {
 		f.Add(s, uint8(24), uint8(64))
 	}
 	f.Fuzz(func(t *testing.T, ip string, v4, v6 uint8) {
-		l := DefaultConfig().RateLimit
+		l := Defaults()
 		l.ClientPrefix.IPv4, l.ClientPrefix.IPv6 = 8+int(v4)%25, 32+int(v6)%97
-		th := newThrottle(l, time.Now)
+		th := New(l, time.Now)
 		k := th.client(ip)
 		if kk := th.client(k); kk != k {
 			t.Errorf("client(%q) = %q, but client of that is %q", ip, k, kk)
@@ -113,8 +113,8 @@ func FuzzThrottleClient(f *testing.F) {
 				t.Errorf("%s and %s share the /%d, but keys %q and %q", a, next, bits, k, kn)
 			}
 		}
-		if r, ok, _, _ := th.reserve("alice", ip); ok {
-			r.Done(outcomeFailure)
+		if r, ok, _, _ := th.Reserve("alice", ip); ok {
+			r.Done(Failure)
 		}
 	})
 }
