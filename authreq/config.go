@@ -13,10 +13,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authreq/authreq/authreq/audit"
 	"github.com/authreq/authreq/authreq/htfile"
 	"github.com/authreq/authreq/authreq/ldapauth"
 	"github.com/authreq/authreq/authreq/policy"
 	"github.com/authreq/authreq/authreq/throttle"
+	"github.com/authreq/authreq/authreq/vcache"
 	"github.com/authreq/authreq/internal/duration"
 	"go.yaml.in/yaml/v3"
 )
@@ -28,10 +30,10 @@ type Config struct {
 	Realm         string          `yaml:"realm"`
 	Headers       Headers         `yaml:"headers"`
 	Htpasswd      htfile.Config   `yaml:"htpasswd"`
-	Cache         Cache           `yaml:"cache"`
+	Cache         vcache.Config   `yaml:"cache"`
 	LDAP          ldapauth.Config `yaml:"ldap"`
 	RateLimit     throttle.Config `yaml:"rateLimit"`
-	Audit         Audit           `yaml:"audit"`
+	Audit         audit.Config    `yaml:"audit"`
 	Policy        policy.Config   `yaml:"policy"`
 	// VerifyQueueTimeout bounds how long a cold password check waits for
 	// a slot in the verification pool before the answer is 503.
@@ -47,27 +49,15 @@ type Headers struct {
 	Role   string `yaml:"role"`
 }
 
-// Cache is the cache of successful verifications.
-type Cache struct {
-	TTL        duration.Duration `yaml:"ttl"`
-	MaxEntries int               `yaml:"maxEntries"`
-}
-
-// Audit is the decision log.
-type Audit struct {
-	Output string `yaml:"output"` // stdout, stderr, or a file path
-	Format string `yaml:"format"` // json
-}
-
 // DefaultConfig returns the defaults of DESIGN.md.
 func DefaultConfig() *Config {
 	c := &Config{
 		Listen:             "127.0.0.1:9091",
 		Realm:              "Restricted",
 		Headers:            Headers{User: "X-User", Groups: "X-Groups", Role: "X-Role"},
-		Cache:              Cache{TTL: duration.Duration(5 * time.Minute), MaxEntries: 100000},
+		Cache:              vcache.Defaults(),
 		VerifyQueueTimeout: duration.Duration(5 * time.Second),
-		Audit:              Audit{Output: "stdout", Format: "json"},
+		Audit:              audit.Defaults(),
 	}
 	c.LDAP = ldapauth.Defaults()
 	c.RateLimit = throttle.Defaults()
@@ -138,11 +128,8 @@ func (c *Config) Validate() error {
 	if err := c.Htpasswd.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Cache.TTL < 0 {
-		bad("cache.ttl", "must not be negative")
-	}
-	if c.Cache.MaxEntries < 0 {
-		bad("cache.maxEntries", "must not be negative")
+	if err := c.Cache.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.VerifyQueueTimeout <= 0 {
 		bad("verifyQueueTimeout", "must be positive")
@@ -153,11 +140,8 @@ func (c *Config) Validate() error {
 	if err := c.RateLimit.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Audit.Output == "" {
-		bad("audit.output", "stdout, stderr or a file path")
-	}
-	if c.Audit.Format != "json" {
-		bad("audit.format", "%q: only json is supported", c.Audit.Format)
+	if err := c.Audit.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.LDAP.Enabled {
 		if err := c.LDAP.Validate(); err != nil {
