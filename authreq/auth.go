@@ -23,7 +23,8 @@ import (
 func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	rec := &audit.Record{Time: start, RequestID: r.Header.Get("X-Request-ID"), ClientIP: request.ClientIP(r, s.cfg.RateLimit.Trusted())}
-	rec.Method, rec.URI, rec.Host = request.Original(r)
+	orig, origErr := request.OriginalOf(r, s.cfg.OriginalRequest)
+	rec.Method, rec.URI, rec.Host = orig.Method, request.Clip(orig.URI, 2048), request.Clip(orig.Host, 256)
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 
@@ -86,7 +87,7 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 		id = res.id
 	}
 	rec.Backend, rec.Role, rec.CacheHit = id.Source, id.Role, hit
-	if d := s.policy.Decide(id, policy.Request{Method: rec.Method, URI: rec.URI, Host: rec.Host}); !d.Allow {
+	if d := s.policy.Decide(id, policy.Request{Original: orig, Err: origErr}); !d.Allow {
 		// Authenticated, not allowed: 403 without a challenge (nginx passes
 		// 403 through; a challenge would only prompt for other credentials).
 		rec.Decision, rec.Reason = audit.Forbidden, d.Reason

@@ -17,6 +17,7 @@ import (
 	"github.com/authreq/authreq/authreq/htfile"
 	"github.com/authreq/authreq/authreq/ldapauth"
 	"github.com/authreq/authreq/authreq/policy"
+	"github.com/authreq/authreq/authreq/request"
 	"github.com/authreq/authreq/authreq/throttle"
 	"github.com/authreq/authreq/authreq/vcache"
 	"github.com/authreq/authreq/internal/duration"
@@ -35,6 +36,9 @@ type Config struct {
 	RateLimit     throttle.Config `yaml:"rateLimit"`
 	Audit         audit.Config    `yaml:"audit"`
 	Policy        policy.Config   `yaml:"policy"`
+	// OriginalRequest says which proxy's headers describe the original
+	// request: auto, nginx, ingress-nginx, forwarded or envoy.
+	OriginalRequest request.Form `yaml:"originalRequest"`
 	// VerifyQueueTimeout bounds how long a cold password check waits for
 	// a slot in the verification pool before the answer is 503.
 	VerifyQueueTimeout duration.Duration `yaml:"verifyQueueTimeout"`
@@ -58,6 +62,7 @@ func DefaultConfig() *Config {
 		Cache:              vcache.Defaults(),
 		VerifyQueueTimeout: duration.Duration(5 * time.Second),
 		Audit:              audit.Defaults(),
+		OriginalRequest:    request.Auto,
 	}
 	c.LDAP = ldapauth.Defaults()
 	c.RateLimit = throttle.Defaults()
@@ -141,6 +146,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Audit.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.OriginalRequest.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.LDAP.Enabled {

@@ -4,16 +4,21 @@
 // MLflow preset come with the authorization issue and live here.
 package policy
 
-import "github.com/authreq/authreq/authreq/identity"
+import (
+	"github.com/authreq/authreq/authreq/identity"
+	"github.com/authreq/authreq/authreq/request"
+)
 
 // Config is the `policy:` section. Only {} is accepted for now: a key
 // meant for a later release is an error, not silently ignored.
 type Config struct{}
 
 // Request is what the policy decides on: the original request as the
-// proxy describes it.
+// proxy describes it, and whether that description could be believed
+// (request.ErrConflict, request.ErrNoForm).
 type Request struct {
-	Method, URI, Host string
+	request.Original
+	Err error
 }
 
 // Decision is the policy's answer; Reason says why, for the audit log.
