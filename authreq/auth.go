@@ -36,6 +36,15 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 		s.audit.Write(rec)
 	}()
 
+	preq := policy.Request{Original: orig, Err: origErr, Workspace: workspace(r)}
+	if s.policy.Public(preq) {
+		// A public rule: no credentials needed, none checked, no
+		// identity passed on.
+		rec.Decision, rec.Reason = audit.Allow, "public"
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+
 	cred, present, ok := request.Credentials(r)
 	basic, isBasic := cred.(identity.Basic)
 	if !ok || !isBasic {
@@ -87,12 +96,17 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 		id = res.id
 	}
 	rec.Backend, rec.Role, rec.CacheHit = id.Source, id.Role, hit
-	if d := s.policy.Decide(id, policy.Request{Original: orig, Err: origErr}); !d.Allow {
+	d := s.policy.Decide(id, preq)
+	if !d.Allow {
 		// Authenticated, not allowed: 403 without a challenge (nginx passes
 		// 403 through; a challenge would only prompt for other credentials).
 		rec.Decision, rec.Reason = audit.Forbidden, d.Reason
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
+	}
+	if d.Admin {
+		id.Role = "admin"
+		rec.Role = id.Role
 	}
 	rec.Decision = audit.Allow
 	h.Set(s.cfg.Headers.User, id.User)
@@ -159,4 +173,13 @@ func (s *Server) check(ctx context.Context, key vcache.Key, user, password, ip s
 func (s *Server) challenge(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Basic realm="`+s.cfg.Realm+`", charset="UTF-8"`)
 	http.Error(w, "authentication required", http.StatusUnauthorized)
+}
+
+// workspace is the MLflow workspace the request names (MLflow 3.10 and
+// later): the X-MLFLOW-WORKSPACE header, "default" when absent.
+func workspace(r *http.Request) string {
+	if ws := r.Header.Get("X-Mlflow-Workspace"); ws != "" {
+		return ws
+	}
+	return "default"
 }

@@ -151,6 +151,9 @@ func (c *Config) Validate() error {
 	if err := c.OriginalRequest.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.Policy.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.LDAP.Enabled {
 		if err := c.LDAP.Validate(); err != nil {
 			errs = append(errs, err)

@@ -8,7 +8,6 @@ package authreq
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -67,7 +66,7 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	s.audit = alog
 	if s.policy, err = policy.New(cfg.Policy); err != nil {
 		alog.Close()
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, err
 	}
 	if err := s.addStores(cfg); err != nil {
 		s.Close()

@@ -290,3 +290,35 @@ func TestLDAPThroughNginx(t *testing.T) {
 		}
 	}
 }
+
+// A policy through real nginx: a public path needs no credentials, a
+// forbidden request's 403 reaches the client without a challenge, and a
+// client cannot reach the public rule by adding another proxy's header.
+func TestPolicyThroughNginx(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "authreq.yml")
+	os.WriteFile(cfg, []byte(`
+policy:
+  rules:
+    - {pathPrefix: /health, public: true}
+    - {pathPrefix: /api/, methods: [DELETE], users: [ann]}
+`), 0o644)
+	s := startStack(t, map[string]string{"alice": "alice-pw", "ann": "ann-pw"}, "--config", cfg)
+	if resp, sn := s.get(t, "GET", "/health", "", "", nil, ""); resp.StatusCode != 200 || sn.User != "" {
+		t.Errorf("public path without credentials: %d %+v", resp.StatusCode, sn)
+	}
+	resp, _ := s.get(t, "DELETE", "/api/2.0/x", "alice", "alice-pw", nil, "")
+	if resp.StatusCode != 403 || resp.Header.Get("WWW-Authenticate") != "" {
+		t.Errorf("forbidden: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp, sn := s.get(t, "DELETE", "/api/2.0/x", "ann", "ann-pw", nil, ""); resp.StatusCode != 200 || sn.User != "ann" || sn.Method != "DELETE" {
+		t.Errorf("allowed: %d %+v", resp.StatusCode, sn)
+	}
+	// The snippet drops a client's X-Forwarded-Uri: no conflict, and no
+	// way to the public rule.
+	if resp, _ := s.get(t, "DELETE", "/api/2.0/x", "alice", "alice-pw", map[string]string{"X-Forwarded-Uri": "/health", "X-Original-URI": "/health"}, ""); resp.StatusCode != 403 {
+		t.Errorf("spoofed original-request headers: %d", resp.StatusCode)
+	}
+	if resp, _ := s.get(t, "GET", "/health/../api/2.0/x", "", "", nil, ""); resp.StatusCode == 200 {
+		t.Errorf("dot segments reached the public rule: %d", resp.StatusCode)
+	}
+}

@@ -1,39 +1,166 @@
 // Package policy decides what an authenticated identity may do with the
-// original request. Without a policy every authenticated user may do
-// everything (the behaviour before policies); rules, levels, grants and the
-// MLflow preset come with the authorization issue and live here.
+// original request: per-path rules for any upstream, permission levels,
+// grants and admins. Without a policy every authenticated user may do
+// everything (the behaviour before policies).
 package policy
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/authreq/request"
 )
 
-// Config is the `policy:` section. Only {} is accepted for now: a key
-// meant for a later release is an error, not silently ignored.
-type Config struct{}
-
 // Request is what the policy decides on: the original request as the
-// proxy describes it, and whether that description could be believed
-// (request.ErrConflict, request.ErrNoForm).
+// proxy describes it, whether that description could be believed
+// (request.ErrConflict, request.ErrNoForm), and the MLflow workspace it
+// names (X-MLFLOW-WORKSPACE; "default" when absent).
 type Request struct {
 	request.Original
-	Err error
+	Err       error
+	Workspace string
 }
 
-// Decision is the policy's answer; Reason says why, for the audit log.
+// Decision is the policy's answer.
 type Decision struct {
 	Allow  bool
-	Reason string
+	Admin  bool   // the identity is an admin: X-Role admin
+	Reason string // why, for the audit log: the rule, or the level missing
 }
 
-// Policy is a loaded Config.
-type Policy struct{}
+// Policy is a validated Config.
+type Policy struct {
+	cfg   Config
+	on    bool
+	deflt Level
+}
 
-// New loads cfg.
-func New(cfg Config) (*Policy, error) { return &Policy{}, nil }
+// New builds the policy of a validated cfg.
+func New(cfg Config) (*Policy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Policy{cfg: cfg, on: cfg.Enabled(), deflt: Read}
+	if cfg.DefaultPermission != "" {
+		p.deflt, _ = ParseLevel(cfg.DefaultPermission)
+	}
+	return p, nil
+}
+
+// Enabled tells whether there is a policy at all.
+func (p *Policy) Enabled() bool { return p.on }
+
+// Public tells whether req needs no credentials: the first rule that
+// matches it says public. Only a request whose description is believed
+// and whose path is canonical can be public.
+func (p *Policy) Public(req Request) bool {
+	if !p.on || req.Err != nil {
+		return false
+	}
+	path, _, ok := CanonicalPath(req.URI)
+	if !ok {
+		return false
+	}
+	if r, _ := p.rule(req, path); r != nil {
+		return r.Public
+	}
+	return false
+}
 
 // Decide tells whether id may do req.
 func (p *Policy) Decide(id identity.Identity, req Request) Decision {
-	return Decision{Allow: true}
+	if !p.on {
+		return Decision{Allow: true, Reason: "no policy"}
+	}
+	if p.isAdmin(id) {
+		return Decision{Allow: true, Admin: true, Reason: "admin"}
+	}
+	if req.Err != nil {
+		return Decision{Reason: req.Err.Error()}
+	}
+	path, _, ok := CanonicalPath(req.URI)
+	if !ok {
+		return Decision{Reason: "path not canonical (empty, dot or encoded-slash segments, ';' or '\\')"}
+	}
+	if r, i := p.rule(req, path); r != nil {
+		switch {
+		case r.Public:
+			return Decision{Allow: true, Reason: fmt.Sprintf("rules[%d]: public", i)}
+		case r.Subjects.empty(), r.Subjects.match(id):
+			return Decision{Allow: true, Reason: fmt.Sprintf("rules[%d]", i)}
+		}
+		return Decision{Reason: fmt.Sprintf("rules[%d]: not among its users, groups or roles", i)}
+	}
+	// No rule matched and no preset classifies the endpoint: the policy
+	// has nothing to say about it, so any authenticated user passes.
+	return Decision{Allow: true, Reason: "no rule matched"}
+}
+
+// rule is the first rule that matches req (with path its canonical path),
+// and its index.
+func (p *Policy) rule(req Request, path string) (*Rule, int) {
+	for i := range p.cfg.Rules {
+		r := &p.cfg.Rules[i]
+		if r.Host != "" && !strings.EqualFold(stripPort(req.Host), r.Host) {
+			continue
+		}
+		if r.PathPrefix != "" && !strings.HasPrefix(path, r.PathPrefix) {
+			continue
+		}
+		if r.re != nil && !r.re.MatchString(path) {
+			continue
+		}
+		if len(r.Methods) > 0 && !methodIn(req.Method, r.Methods) {
+			continue
+		}
+		return r, i
+	}
+	return nil, -1
+}
+
+func (p *Policy) isAdmin(id identity.Identity) bool {
+	if p.cfg.Admins == nil {
+		return strings.EqualFold(id.Role, "admin")
+	}
+	return p.cfg.Admins.match(id)
+}
+
+// match tells whether id is one of the subjects.
+func (s Subjects) match(id identity.Identity) bool {
+	for _, u := range s.Users {
+		if u == id.User {
+			return true
+		}
+	}
+	for _, g := range s.Groups {
+		for _, h := range id.Groups {
+			if strings.EqualFold(g, h) {
+				return true
+			}
+		}
+	}
+	for _, r := range s.Roles {
+		if id.Role != "" && strings.EqualFold(r, id.Role) {
+			return true
+		}
+	}
+	return false
+}
+
+// methodIn: HEAD is served as GET, so a rule for GET covers HEAD.
+func methodIn(m string, ms []string) bool {
+	for _, x := range ms {
+		if x == m || (m == "HEAD" && x == "GET") {
+			return true
+		}
+	}
+	return false
+}
+
+func stripPort(host string) string {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		return host[:i]
+	}
+	return host
 }

@@ -1,0 +1,87 @@
+package authreq
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/authreq/authreq/authreq/policy"
+)
+
+func policyServer(t *testing.T) *testServer {
+	t.Helper()
+	return newTestServer(t, map[string]string{"alice": "pw", "root": "rootpw", "ann": "annpw"}, func(c *Config) {
+		c.Policy = policy.Config{
+			Admins: &policy.Subjects{Users: []string{"root"}},
+			Rules: []policy.Rule{
+				{PathPrefix: "/health", Public: true},
+				{PathPrefix: "/api/", Methods: []string{"DELETE"}, Subjects: policy.Subjects{Users: []string{"ann"}}},
+			},
+		}
+	})
+}
+
+func TestPolicyAnswers(t *testing.T) {
+	s := policyServer(t)
+	orig := func(method, uri string, hdr ...string) map[string]string {
+		m := map[string]string{"X-Original-URI": uri, "X-Original-Method": method}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			m[hdr[i]] = hdr[i+1]
+		}
+		return m
+	}
+	with := func(m map[string]string, user, pw string) map[string]string {
+		m["Authorization"] = basic(user, pw)
+		return m
+	}
+	for _, tt := range []struct {
+		name       string
+		hdr        map[string]string
+		code       int
+		user, role string
+	}{
+		{"public without credentials", orig("GET", "/health"), 200, "", ""},
+		{"public with wrong credentials: none checked", with(orig("GET", "/health"), "alice", "wrong"), 200, "", ""},
+		{"protected without credentials", orig("GET", "/api/x"), 401, "", ""},
+		{"allowed", with(orig("GET", "/api/x"), "alice", "pw"), 200, "alice", ""},
+		{"forbidden", with(orig("DELETE", "/api/x"), "alice", "pw"), 403, "", ""},
+		{"forbidden, wrong password first", with(orig("DELETE", "/api/x"), "alice", "wrong"), 401, "", ""},
+		{"rule's user", with(orig("DELETE", "/api/x"), "ann", "annpw"), 200, "ann", ""},
+		{"admin", with(orig("DELETE", "/api/x"), "root", "rootpw"), 200, "root", "admin"},
+		{"not canonical", with(orig("GET", "/health/../api/x"), "alice", "pw"), 403, "", ""},
+		{"not canonical is never public", orig("GET", "/health/%2e%2e/api/x"), 401, "", ""},
+		{"conflicting forms", with(orig("DELETE", "/api/x", "X-Forwarded-Uri", "/health"), "ann", "annpw"), 403, "", ""},
+		{"conflicting forms are never public", orig("GET", "/health", "X-Forwarded-Uri", "/api/x"), 401, "", ""},
+		{"conflicting forms, admin", with(orig("DELETE", "/api/x", "X-Forwarded-Uri", "/health"), "root", "rootpw"), 200, "root", "admin"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := s.do("GET", "/auth", tt.hdr)
+			h := resp.Header
+			if resp.StatusCode != tt.code || h.Get("X-User") != tt.user || h.Get("X-Role") != tt.role {
+				t.Errorf("%d %q %q, want %d %q %q", resp.StatusCode, h.Get("X-User"), h.Get("X-Role"), tt.code, tt.user, tt.role)
+			}
+			if (h.Get("WWW-Authenticate") != "") != (tt.code == 401) {
+				t.Errorf("%d with WWW-Authenticate %q", resp.StatusCode, h.Get("WWW-Authenticate"))
+			}
+		})
+	}
+	if got := s.metric(`authreq_decisions_total{backend="htpasswd",result="forbidden"}`); got != "3" {
+		t.Errorf("forbidden decisions counted %q, want 3", got)
+	}
+	audit := s.auditLog(t)
+	if !strings.Contains(audit, `"decision":"forbidden","reason":"rules[1]: not among its users, groups or roles"`) ||
+		!strings.Contains(audit, `"reason":"conflicting original-request headers: nginx and forwarded"`) {
+		t.Errorf("audit log lacks the forbidden decisions' reasons:\n%s", audit)
+	}
+}
+
+// auditLog is what the server's audit log holds so far.
+func (s *testServer) auditLog(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(s.dir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
