@@ -5,8 +5,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authreq/authreq/authreq/policy"
+	"github.com/authreq/authreq/internal/realtest"
 )
 
 func policyServer(t *testing.T) *testServer {
@@ -84,4 +86,39 @@ func (s *testServer) auditLog(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// Group files give htpasswd users groups: in X-Groups, for the policy's
+// rules, and reloaded like password files — a member removed from a group
+// loses what the group gave at the reload, cache included.
+func TestGroupFiles(t *testing.T) {
+	var groups string
+	s := newTestServer(t, map[string]string{"ann": "annpw", "bob": "bobpw"}, func(c *Config) {
+		groups = filepath.Join(filepath.Dir(c.Htpasswd.Files[0]), "groups")
+		os.WriteFile(groups, []byte("# teams\nanalysts: ann bob\nops: ann\n"), 0o640)
+		c.Htpasswd.GroupFiles = []string{groups}
+		c.Policy.Rules = []policy.Rule{{PathPrefix: "/reports/", Subjects: policy.Subjects{Groups: []string{"analysts"}}}}
+	})
+	get := func(user, pw string) (int, string) {
+		resp := s.do("GET", "/auth", map[string]string{"Authorization": basic(user, pw), "X-Original-URI": "/reports/q3"})
+		return resp.StatusCode, resp.Header.Get("X-Groups")
+	}
+	if code, g := get("ann", "annpw"); code != 200 || g != "analysts,ops" {
+		t.Errorf("ann: %d %q", code, g)
+	}
+	if code, g := get("bob", "bobpw"); code != 200 || g != "analysts" {
+		t.Errorf("bob: %d %q", code, g)
+	}
+	os.WriteFile(groups, []byte("# teams\nanalysts: ann\nops: ann\n"), 0o640)
+	realtest.Eventually(t, 5*time.Second, "bob out of analysts", func() bool { code, _ := get("bob", "bobpw"); return code == 403 })
+	if code, g := get("ann", "annpw"); code != 200 || g != "analysts,ops" {
+		t.Errorf("ann after the reload: %d %q", code, g)
+	}
+	// A broken group file keeps the previous groups (and users), as a
+	// broken password file does.
+	os.WriteFile(groups, []byte("analysts ann\n"), 0o640)
+	realtest.Eventually(t, 5*time.Second, "reload error counted", func() bool { return s.metric("authreq_reload_errors_total") >= "1" })
+	if code, _ := get("ann", "annpw"); code != 200 {
+		t.Errorf("ann with a broken group file: %d", code)
+	}
 }

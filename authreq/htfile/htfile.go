@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -24,6 +26,9 @@ import (
 // so readers never lock.
 type table struct {
 	users map[string]htpasswd.Entry
+	// groups maps a user to the groups of the group files that name it,
+	// sorted: X-Groups, and the policy's groups.
+	groups map[string][]string
 	// decoys are checked for a name that has no usable hash: one hash of
 	// each cost class (scheme and cost) found in the files, weighted by how
 	// many users have it. A keyed hash of the name picks the class, so an
@@ -42,6 +47,7 @@ type decoy struct {
 // Store checks passwords against one or more htpasswd files.
 type Store struct {
 	files      []string
+	groupFiles []string
 	rejectWeak bool
 	log        *slog.Logger
 	tab        atomic.Pointer[table]
@@ -73,6 +79,7 @@ var fallbackDummy = func() htpasswd.Hash {
 // Config is the `htpasswd:` section of the configuration.
 type Config struct {
 	Files            []string `yaml:"files"`            // the first file listed wins for a user in several
+	GroupFiles       []string `yaml:"groupFiles"`       // Apache AuthGroupFile format, "group: user1 user2"; watched
 	RejectWeakHashes bool     `yaml:"rejectWeakHashes"` // plain, {SHA}, {SSHA}, DES crypt, $1$ never match
 }
 
@@ -83,6 +90,14 @@ func (c Config) Validate() error {
 		if f == "" {
 			errs = append(errs, fmt.Errorf("htpasswd.files[%d]: empty path", i))
 		}
+	}
+	for i, f := range c.GroupFiles {
+		if f == "" {
+			errs = append(errs, fmt.Errorf("htpasswd.groupFiles[%d]: empty path", i))
+		}
+	}
+	if len(c.GroupFiles) > 0 && len(c.Files) == 0 {
+		errs = append(errs, errors.New("htpasswd.groupFiles: groups of htpasswd users need htpasswd.files"))
 	}
 	return errors.Join(errs...)
 }
@@ -95,12 +110,12 @@ func New(cfg Config, log *slog.Logger, onReload func(error)) (*Store, error) {
 	if onReload == nil {
 		onReload = func(error) {}
 	}
-	b := &Store{files: files, rejectWeak: rejectWeak, log: log, changed: func([]string) {}, reloaded: onReload,
+	b := &Store{files: files, groupFiles: cfg.GroupFiles, rejectWeak: rejectWeak, log: log, changed: func([]string) {}, reloaded: onReload,
 		decoyKey: make([]byte, 32)}
 	rand.Read(b.decoyKey)
 	// Watch before the first load, so that no change between the two
 	// goes unseen.
-	w := newWatcher(files, log)
+	w := newWatcher(append(slices.Clone(files), cfg.GroupFiles...), log)
 	t, err := b.load()
 	if err != nil {
 		w.Close()
@@ -125,7 +140,20 @@ func (b *Store) OnChange(fn func(users []string)) { b.changed = fn }
 
 // load reads every file; the first file listed wins for a user in several.
 func (b *Store) load() (*table, error) {
-	t := &table{users: make(map[string]htpasswd.Entry)}
+	t := &table{users: make(map[string]htpasswd.Entry), groups: make(map[string][]string)}
+	for _, path := range b.groupFiles {
+		g, err := readGroups(path)
+		if err != nil {
+			return nil, err
+		}
+		for u, gs := range g.Of() {
+			t.groups[u] = append(t.groups[u], gs...)
+		}
+	}
+	for u, gs := range t.groups {
+		slices.Sort(gs)
+		t.groups[u] = slices.Compact(gs)
+	}
 	classes := make(map[string]int) // class → index in t.decoys
 	for _, path := range b.files {
 		f, err := htpasswd.ReadFile(path)
@@ -222,7 +250,24 @@ func (b *Store) Authenticate(_ context.Context, c identity.Credentials) (identit
 	if !e.Parsed.Verify([]byte(password)) {
 		return identity.Identity{}, fmt.Errorf("%w: wrong password", identity.ErrBadCredentials)
 	}
-	return identity.Identity{User: user, Source: "htpasswd"}, nil
+	return identity.Identity{User: user, Groups: t.groups[user], Source: "htpasswd"}, nil
+}
+
+// readGroups parses a group file; errors name the file and line.
+func readGroups(path string) (*htpasswd.Groups, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	g, err := htpasswd.ParseGroups(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return g, nil
 }
 
 // Reload re-reads the files. A file that cannot be read (vanished, no
@@ -248,7 +293,7 @@ func (b *Store) Reload(why string) error {
 	// never shared with a request that arrives after this reload.
 	var changed []string
 	for u, e := range old.users {
-		if n, ok := t.users[u]; !ok || n.Hash != e.Hash {
+		if n, ok := t.users[u]; !ok || n.Hash != e.Hash || !slices.Equal(old.groups[u], t.groups[u]) {
 			changed = append(changed, u)
 		}
 	}
