@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authreq/authreq/authreq/policy"
+	"github.com/authreq/authreq/authreq/policy/mlflow"
 	"github.com/authreq/authreq/internal/realtest"
 )
 
@@ -121,4 +122,88 @@ func TestGroupFiles(t *testing.T) {
 	if code, _ := get("ann", "annpw"); code != 200 {
 		t.Errorf("ann with a broken group file: %d", code)
 	}
+}
+
+// The mlflow preset through /auth, for every endpoint of its table, at
+// every level, with each proxy's way of describing the original request.
+func TestMLflowPresetThroughAuth(t *testing.T) {
+	users := map[string]string{"nobody": "NO_PERMISSIONS", "reader": "READ", "user": "USE", "editor": "EDIT", "manager": "MANAGE", "root": "admin"}
+	pw := map[string]string{}
+	for u := range users {
+		pw[u] = u + "-pw"
+	}
+	s := newTestServer(t, pw, func(c *Config) {
+		c.Policy = policy.Config{Preset: "mlflow", DefaultPermission: "NO_PERMISSIONS", Admins: &policy.Subjects{Users: []string{"root"}}}
+		for u, l := range users {
+			if l != "admin" && l != "NO_PERMISSIONS" {
+				c.Policy.Grants = append(c.Policy.Grants, policy.Grant{Subjects: policy.Subjects{Users: []string{u}}, Level: l})
+			}
+		}
+	})
+	forms := map[string]func(method, uri string) (string, string, map[string]string){
+		"nginx": func(m, u string) (string, string, map[string]string) {
+			return "GET", "/auth", map[string]string{"X-Original-URI": u, "X-Original-Method": m}
+		},
+		"ingress-nginx": func(m, u string) (string, string, map[string]string) {
+			return "GET", "/auth", map[string]string{"X-Original-URL": "https://mlflow.example" + u, "X-Original-Method": m}
+		},
+		"forwarded": func(m, u string) (string, string, map[string]string) {
+			return "GET", "/auth", map[string]string{"X-Forwarded-Uri": u, "X-Forwarded-Method": m, "X-Forwarded-Host": "mlflow.example"}
+		},
+		"envoy": func(m, u string) (string, string, map[string]string) { return m, "/auth" + u, map[string]string{} },
+	}
+	n := 0
+	for _, r := range mlflow.Routes {
+		uri := policyExample(r)
+		for form, build := range forms {
+			for u, level := range users {
+				method, path, hdr := build(r.Method, uri)
+				hdr["Authorization"] = basic(u, pw[u])
+				code := s.do(method, path, hdr).StatusCode
+				want := 403
+				if policyExpect(r.Action, level) {
+					want = 200
+				}
+				if code != want {
+					t.Errorf("%s %s (%s) via %s as %s: %d, want %d", r.Method, uri, r.Action, form, level, code, want)
+				}
+				n++
+			}
+			method, path, hdr := build(r.Method, uri)
+			if code := s.do(method, path, hdr).StatusCode; (code == 200) != (r.Action == "public") || (code != 200 && code != 401) {
+				t.Errorf("%s %s (%s) via %s without credentials: %d", r.Method, uri, r.Action, form, code)
+			}
+		}
+	}
+	t.Logf("%d decisions", n)
+}
+
+// policyExample fills a route's placeholders; an artifact path leads with
+// experiment 1.
+func policyExample(r mlflow.Route) string {
+	segs := strings.Split(r.Path[1:], "/")
+	for i, seg := range segs {
+		switch {
+		case seg == "{artifact_path...}":
+			segs[i] = "1/model/MLmodel"
+		case strings.HasSuffix(seg, "...}"):
+			segs[i] = "a/b"
+		case strings.HasPrefix(seg, "{"):
+			segs[i] = "x1"
+		}
+	}
+	return "/" + strings.Join(segs, "/")
+}
+
+// policyExpect: may a user at level (or "admin") do a route's action?
+func policyExpect(action, level string) bool {
+	switch {
+	case level == "admin", action == "public", action == "authenticated":
+		return true
+	case action == "admin":
+		return false
+	}
+	need, _ := policy.Action(action).Needs()
+	have, _ := policy.ParseLevel(level)
+	return have >= need
 }

@@ -11,7 +11,7 @@ import (
 // user may do everything, as before policies.
 type Config struct {
 	// Preset classifies a known upstream's endpoints: "" (none) or
-	// "mlflow" (not yet available).
+	// "mlflow".
 	Preset string `yaml:"preset"`
 	// DefaultPermission is the level of a user no grant matches (MLflow's
 	// default_permission); default READ.
@@ -77,7 +77,6 @@ func (c *Config) Validate() error {
 	switch c.Preset {
 	case "":
 	case "mlflow":
-		bad("preset", "mlflow: not available yet in this release")
 	default:
 		bad("preset", "%q: want mlflow or nothing", c.Preset)
 	}

@@ -31,9 +31,10 @@ type Decision struct {
 
 // Policy is a validated Config.
 type Policy struct {
-	cfg   Config
-	on    bool
-	deflt Level
+	cfg    Config
+	on     bool
+	deflt  Level
+	preset *preset // nil without one
 }
 
 // New builds the policy of a validated cfg.
@@ -44,6 +45,9 @@ func New(cfg Config) (*Policy, error) {
 	p := &Policy{cfg: cfg, on: cfg.Enabled(), deflt: Read}
 	if cfg.DefaultPermission != "" {
 		p.deflt, _ = ParseLevel(cfg.DefaultPermission)
+	}
+	if cfg.Preset == "mlflow" {
+		p.preset = newMLflowPreset()
 	}
 	return p, nil
 }
@@ -65,6 +69,10 @@ func (p *Policy) Public(req Request) bool {
 	if r, _ := p.rule(req, path); r != nil {
 		return r.Public
 	}
+	if p.preset != nil {
+		r, _, ok := p.preset.classify(req.Method, path)
+		return ok && r.action == ActPublic
+	}
 	return false
 }
 
@@ -79,7 +87,7 @@ func (p *Policy) Decide(id identity.Identity, req Request) Decision {
 	if req.Err != nil {
 		return Decision{Reason: req.Err.Error()}
 	}
-	path, _, ok := CanonicalPath(req.URI)
+	path, rawQuery, ok := CanonicalPath(req.URI)
 	if !ok {
 		return Decision{Reason: "path not canonical (empty, dot or encoded-slash segments, ';' or '\\')"}
 	}
@@ -91,6 +99,9 @@ func (p *Policy) Decide(id identity.Identity, req Request) Decision {
 			return Decision{Allow: true, Reason: fmt.Sprintf("rules[%d]", i)}
 		}
 		return Decision{Reason: fmt.Sprintf("rules[%d]: not among its users, groups or roles", i)}
+	}
+	if p.preset != nil {
+		return p.decidePreset(id, req, path, rawQuery)
 	}
 	// No rule matched and no preset classifies the endpoint: the policy
 	// has nothing to say about it, so any authenticated user passes.
