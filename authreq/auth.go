@@ -22,7 +22,7 @@ import (
 // never a 401 for an outage, never a 200 on doubt.
 func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
-	rec := &audit.Record{Time: start, RequestID: r.Header.Get("X-Request-ID"), ClientIP: request.ClientIP(r, s.cfg.RateLimit.Trusted())}
+	rec := &audit.Record{Time: start, RequestID: r.Header.Get("X-Request-ID"), ClientIP: request.ClientIPFrom(r, s.cfg.RateLimit.Trusted(), s.cfg.RateLimit.ClientAddressHeader)}
 	orig, origErr := request.OriginalOf(r, s.cfg.OriginalRequest)
 	rec.Method, rec.URI, rec.Host = orig.Method, request.Clip(orig.URI, 2048), request.Clip(orig.Host, 256)
 	h := w.Header()

@@ -156,6 +156,9 @@ func (b *Store) load() (*table, error) {
 	}
 	classes := make(map[string]int) // class → index in t.decoys
 	for _, path := range b.files {
+		if err := regular(path); err != nil {
+			return nil, err
+		}
 		f, err := htpasswd.ReadFile(path)
 		if err != nil {
 			return nil, err // names the file and, for a parse error, the line
@@ -255,6 +258,9 @@ func (b *Store) Authenticate(_ context.Context, c identity.Credentials) (identit
 
 // readGroups parses a group file; errors name the file and line.
 func readGroups(path string) (*htpasswd.Groups, error) {
+	if err := regular(path); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -311,5 +317,19 @@ func (b *Store) Reload(why string) error {
 		b.log.Info("htpasswd: reloaded", "trigger", why, "users", len(t.users), "changed", len(changed))
 	}
 	b.reloaded(nil)
+	return nil
+}
+
+// regular refuses a path that is not a regular file before it is opened: a
+// FIFO would block the open, and with it this reload and every later one,
+// so that no revocation would take effect again.
+func regular(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
+	}
 	return nil
 }

@@ -13,6 +13,15 @@ import (
 // to its left were written by the client. X-Forwarded-For is read only
 // when the proxy sent no X-Real-IP at all (ingress-nginx, Traefik, Caddy).
 func ClientIP(r *http.Request, trusted []netip.Prefix) string {
+	return ClientIPFrom(r, trusted, "X-Real-IP")
+}
+
+// ClientIPFrom is ClientIP with the header the trusted proxy writes the
+// client's address to: "X-Real-IP" (nginx; X-Forwarded-For only when the
+// proxy sent no X-Real-IP) or "X-Forwarded-For" (proxies that pass a
+// client's own X-Real-IP through unchanged, as Caddy does: then only the
+// rightmost untrusted X-Forwarded-For hop is believed).
+func ClientIPFrom(r *http.Request, trusted []netip.Prefix, header string) string {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	// A unix socket peer (RemoteAddr "@" or empty) is on this host and
 	// passed the socket's 0660 mode: nginx, so trusted.
@@ -23,7 +32,11 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) string {
 	if !isUnix && !isTrusted(peer.Addr(), trusted) {
 		return peer.Addr().Unmap().String()
 	}
-	if real := strings.TrimSpace(r.Header.Get("X-Real-IP")); real != "" {
+	real := ""
+	if header != "X-Forwarded-For" {
+		real = strings.TrimSpace(r.Header.Get("X-Real-IP"))
+	}
+	if real != "" {
 		if a, err := netip.ParseAddr(real); err == nil {
 			return a.Unmap().String()
 		}

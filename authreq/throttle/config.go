@@ -14,7 +14,11 @@ import (
 // trustedProxies also decide whose X-Real-IP / X-Forwarded-For is believed.
 type Config struct {
 	TrustedProxies []string `yaml:"trustedProxies"`
-	Failures       struct {
+	// ClientAddressHeader is where a trusted proxy puts the client's
+	// address: X-Real-IP (nginx, the default) or X-Forwarded-For (proxies
+	// that pass a client's own X-Real-IP through, such as Caddy).
+	ClientAddressHeader string `yaml:"clientAddressHeader"`
+	Failures            struct {
 		PerUserAndIP int               `yaml:"perUserAndIP"`
 		PerIP        int               `yaml:"perIP"`
 		PerUser      int               `yaml:"perUser"`
@@ -39,6 +43,7 @@ type Config struct {
 func Defaults() Config {
 	var c Config
 	c.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
+	c.ClientAddressHeader = "X-Real-IP"
 	c.Failures.PerUserAndIP = 5
 	c.Failures.PerIP = 50
 	c.Failures.PerUser = 20
@@ -69,6 +74,11 @@ func (c *Config) Validate() error {
 			continue
 		}
 		c.trusted = append(c.trusted, pfx)
+	}
+	switch c.ClientAddressHeader {
+	case "X-Real-IP", "X-Forwarded-For":
+	default:
+		bad("clientAddressHeader", "%q: want X-Real-IP or X-Forwarded-For", c.ClientAddressHeader)
 	}
 	f := c.Failures
 	for key, v := range map[string]int{"perUserAndIP": f.PerUserAndIP, "perIP": f.PerIP, "perUser": f.PerUser} {

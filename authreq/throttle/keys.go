@@ -17,6 +17,21 @@ func (t *Throttle) pairKey(user, ip string) string {
 func (t *Throttle) ipKey(ip string) string { return "i\x00" + t.client(ip) }
 func userKey(user string) string           { return "u\x00" + userfold.Key(user) }
 
+// trustedIPKey counts the failures of trusted pairs at an address apart
+// from everyone else's there: a guest's wrong guesses under random names
+// must not lock out the colleagues who work from that address, and a guest
+// guessing those colleagues' passwords must still meet the address's bound.
+func (t *Throttle) trustedIPKey(ip string) string { return "j\x00" + t.client(ip) }
+
+// Trust is keyed by the exact name that authenticated, not the folded
+// one: an account "Alice" beside "alice" (or an LDAP uid beside a
+// break-glass htpasswd name) must not make alice's addresses trusted, nor
+// push them out of her share. Failures stay counted under the folded name.
+func (t *Throttle) trustKey(user, ip string) string {
+	return "t\x00" + user + "\x00" + t.client(ip)
+}
+func exactUserKey(user string) string { return "U\x00" + user }
+
 // client is the part of a client address that one budget covers: the
 // address's rateLimit.clientPrefix (IPv4-mapped IPv6 addresses count as
 // IPv4, zones are dropped). A client that is not an IP address ("unix",

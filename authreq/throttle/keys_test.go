@@ -63,7 +63,7 @@ func TestThrottleClientPrefix(t *testing.T) {
 				r.Done(Success)
 			}
 			th.mu.Lock()
-			trusted := th.isTrusted(th.pairKey("alice", tt.b), th.now())
+			trusted := th.isTrusted(th.trustKey("alice", tt.b), th.now())
 			th.mu.Unlock()
 			if trusted != tt.shared {
 				t.Errorf("trust: success from %s, trusted from %s: %v; shared: %v", tt.a, tt.b, trusted, tt.shared)

@@ -155,7 +155,7 @@ func TestReservationDone(t *testing.T) {
 			t.Error("5 failures since the success, yet allowed")
 		}
 		th.mu.Lock()
-		trusted := th.isTrusted(th.pairKey(user, ip), th.now())
+		trusted := th.isTrusted(th.trustKey(user, ip), th.now())
 		th.mu.Unlock()
 		if !trusted {
 			t.Error("success did not trust the pair")

@@ -33,12 +33,18 @@ func TestThrottleSeenTrusts(t *testing.T) {
 		}
 		r.Done(Undecided)
 	}
-	// Seen under another spelling, from another address of the /64.
-	th.Seen("\uff21LICE", "2001:db8::1")
+	// Seen as alice from one address of a /64 trusts the whole /64; seen
+	// under another spelling (another account, or a look-alike) trusts
+	// nothing of alice's.
+	th.Seen("alice", "2001:db8::1")
 	if r, ok, _, scope := th.Reserve("alice", "2001:db8::2"); !ok {
-		t.Errorf("seen as ＡLICE from 2001:db8::1, alice from 2001:db8::2 refused (%s)", scope)
+		t.Errorf("seen from 2001:db8::1, alice from 2001:db8::2 refused (%s)", scope)
 	} else {
 		r.Done(Undecided)
+	}
+	th.Seen("\uff21LICE", "2001:db8:1::1")
+	if _, ok, _, _ := th.Reserve("alice", "2001:db8:1::2"); ok {
+		t.Errorf("seen as ＡLICE: alice trusted")
 	}
 }
 
@@ -67,7 +73,7 @@ func TestThrottleSeenRefresh(t *testing.T) {
 				t.Errorf("%d calls took the mutex, want %d", n, tt.slow)
 			}
 			th.mu.Lock()
-			trusted := th.isTrusted(th.pairKey("alice", "192.0.2.1"), start.Add(trustTTL+time.Minute))
+			trusted := th.isTrusted(th.trustKey("alice", "192.0.2.1"), start.Add(trustTTL+time.Minute))
 			th.mu.Unlock()
 			if trusted != tt.trustedAt {
 				t.Errorf("trusted 30 days and a minute later: %v, want %v", trusted, tt.trustedAt)

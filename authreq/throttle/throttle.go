@@ -112,8 +112,9 @@ const inflightRetry = time.Second
 // until Done.
 type Reservation struct {
 	t        *Throttle // nil: throttling off
-	pair     string
-	user     string
+	pair     string    // the pair's failure counter (folded name)
+	trust    string    // the pair's trust key (exact name)
+	user     string    // the exact name's share of trusted pairs
 	held     []held
 	released atomic.Bool
 }
@@ -158,23 +159,25 @@ func (t *Throttle) Reserve(user, ip string) (r *Reservation, ok bool, retry time
 	if !t.enabled() {
 		return &Reservation{}, true, 0, ""
 	}
-	pk, ik, uk := t.pairKey(user, ip), t.ipKey(ip), userKey(user)
+	pk, ik, uk, tk := t.pairKey(user, ip), t.ipKey(ip), userKey(user), t.trustKey(user, ip)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
-	trusted := t.isTrusted(pk, now)
+	// A pair trusted by an earlier success is not refused for what others
+	// did from its address (a guest on the office network, everyone behind
+	// one NAT or /64), nor slowed by the per-user bound: its failures count
+	// in an address bucket of the trusted pairs' own. Only while its own
+	// pair bound holds: without one, trust would leave no bound at all.
+	trusted := t.perPair > 0 && t.isTrusted(tk, now)
+	if trusted {
+		ik = t.trustedIPKey(ip)
+	}
 	for _, c := range []struct {
 		key, scope string
 		bound      int
 	}{{pk, ScopeUserIP, t.perPair}, {ik, ScopeIP, t.perIP}} {
 		e := t.get(c.key, false)
 		if e == nil || c.bound <= 0 {
-			continue
-		}
-		// A pair trusted by an earlier success is not refused for what
-		// others did from its address (a guest on the office network,
-		// everyone behind one NAT or /64): only its own bound applies.
-		if trusted && c.scope == ScopeIP {
 			continue
 		}
 		if now.Before(e.until) {
@@ -194,7 +197,7 @@ func (t *Throttle) Reserve(user, ip string) (r *Reservation, ok bool, retry time
 			e.until = now.Add(t.step(e.strikes))
 		}
 	}
-	r = &Reservation{t: t, pair: pk, user: uk}
+	r = &Reservation{t: t, pair: pk, trust: tk, user: exactUserKey(user)}
 	for _, c := range []struct {
 		key   string
 		bound int
@@ -221,7 +224,7 @@ func (r *Reservation) Done(o Outcome) {
 	now := t.now()
 	switch o {
 	case Success:
-		t.succeeded(r.user, r.pair, now)
+		t.succeeded(r.user, r.pair, r.trust, now)
 	case Undecided:
 	default:
 		for _, h := range r.held {
@@ -247,14 +250,14 @@ func (t *Throttle) count(e *counter, bound int, block bool, now time.Time) {
 
 // succeeded resets the pair's count (attempts still in flight stay
 // counted as such) and trusts the pair for the per-user bound.
-func (t *Throttle) succeeded(uk, pk string, now time.Time) {
+func (t *Throttle) succeeded(uk, pk, tk string, now time.Time) {
 	if e := t.entries[pk]; e != nil {
 		e.prev, e.cur, e.strikes, e.until, e.start = 0, 0, 0, time.Time{}, now
 		if e.inflight == 0 {
 			t.remove(e)
 		}
 	}
-	t.trust(uk, pk, now)
+	t.trust(uk, tk, now)
 }
 
 // seen records that user authenticated from ip without a password check (a
@@ -266,15 +269,15 @@ func (t *Throttle) Seen(user, ip string) {
 	if !t.enabled() {
 		return
 	}
-	pk := t.pairKey(user, ip)
+	tk := t.trustKey(user, ip)
 	now := t.now()
-	if v, ok := t.fast.Load(pk); ok && now.UnixNano()-v.(*trust).last.Load() < int64(seenRefresh) {
+	if v, ok := t.fast.Load(tk); ok && now.UnixNano()-v.(*trust).last.Load() < int64(seenRefresh) {
 		return
 	}
 	t.slowSeen.Add(1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.trust(userKey(user), pk, now)
+	t.trust(exactUserKey(user), tk, now)
 }
 
 // trust records a success of the pair at now, keeping at most
