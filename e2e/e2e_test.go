@@ -322,3 +322,48 @@ policy:
 		t.Errorf("dot segments reached the public rule: %d", resp.StatusCode)
 	}
 }
+
+// The mlflow preset through real nginx, with a group file: a reader may
+// read and not delete, an engineer (by group) may log, nobody but admins
+// reaches an unknown endpoint, and /health needs no credentials.
+func TestMLflowPresetThroughNginx(t *testing.T) {
+	dir := t.TempDir()
+	groups := filepath.Join(dir, "groups")
+	os.WriteFile(groups, []byte("ml-engineers: ed\n"), 0o644)
+	cfg := filepath.Join(dir, "authreq.yml")
+	os.WriteFile(cfg, []byte(`
+htpasswd: {groupFiles: [`+groups+`]}
+policy:
+  preset: mlflow
+  defaultPermission: READ
+  admins: {users: [root]}
+  grants: [{groups: [ml-engineers], level: EDIT}]
+`), 0o644)
+	s := startStack(t, map[string]string{"rita": "rita-pw", "ed": "ed-pw", "root": "root-pw"}, "--config", cfg)
+	for _, tt := range []struct {
+		method, path, user string
+		code               int
+	}{
+		{"GET", "/health", "", 200},
+		{"GET", "/api/2.0/mlflow/experiments/get?experiment_id=1", "rita", 200},
+		{"POST", "/api/2.0/mlflow/experiments/delete", "rita", 403},
+		{"POST", "/api/2.0/mlflow/runs/log-metric", "rita", 403},
+		{"POST", "/api/2.0/mlflow/runs/log-metric", "ed", 200},
+		{"POST", "/ajax-api/2.0/mlflow/experiments/delete", "ed", 403},
+		{"GET", "/api/2.0/mlflow/not-an-endpoint", "ed", 403},
+		{"GET", "/api/2.0/mlflow/not-an-endpoint", "root", 200},
+		{"POST", "/api/2.0/mlflow/users/create", "ed", 403},
+		{"POST", "/api/2.0/mlflow/experiments/delete", "root", 200},
+	} {
+		resp, sn := s.get(t, tt.method, tt.path, tt.user, tt.user+"-pw", nil, "{}")
+		if resp.StatusCode != tt.code || (tt.code == 200 && sn.User != tt.user) {
+			t.Errorf("%s %s as %q: %d %+v, want %d", tt.method, tt.path, tt.user, resp.StatusCode, sn, tt.code)
+		}
+		if tt.code == 403 && resp.Header.Get("WWW-Authenticate") != "" {
+			t.Errorf("%s %s: 403 with a challenge", tt.method, tt.path)
+		}
+	}
+	if _, sn := s.get(t, "GET", "/api/2.0/mlflow/experiments/get?experiment_id=1", "ed", "ed-pw", nil, ""); sn.Groups != "ml-engineers" {
+		t.Errorf("X-Groups for a group-file user: %q", sn.Groups)
+	}
+}

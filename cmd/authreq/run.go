@@ -116,6 +116,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, hup <-c
 		fmt.Fprintf(stderr, "authreq: %v\n", err)
 		return 1
 	}
+	if len(args) > 0 && args[0] == "explain" {
+		return explain(args[1:], getenv, stdout, stderr)
+	}
 	check := len(args) > 0 && args[0] == "check-config"
 	if check {
 		args = args[1:]

@@ -190,3 +190,34 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("exit: %v", err)
 	}
 }
+
+func TestExplain(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "authreq.yml")
+	os.WriteFile(cfg, []byte(`
+htpasswd: {files: [`+filepath.Join(dir, "htpasswd")+`]}
+policy:
+  preset: mlflow
+  defaultPermission: READ
+  grants: [{groups: [ml-engineers], level: EDIT}]
+  rules: [{pathPrefix: /metrics, roles: [admin]}]
+`), 0o644)
+	for _, tt := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"--user", "bob", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=1"}, 0, "allow: GET /api/2.0/mlflow/experiments/get (read)"},
+		{[]string{"--user", "bob", "--groups", "ml-engineers", "POST", "/api/2.0/mlflow/experiments/delete"}, 3, "forbidden (403): POST /api/2.0/mlflow/experiments/delete (delete): needs MANAGE, has EDIT"},
+		{[]string{"GET", "/health"}, 0, "allow: public"},
+		{[]string{"--user", "bob", "GET", "/metrics"}, 3, "forbidden (403): rules[0]"},
+		{[]string{"--role", "admin", "GET", "/nope"}, 0, "allow (X-Role: admin)"},
+		{[]string{"GET"}, 2, ""},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append([]string{"explain", "--config", cfg}, tt.args...), env(nil), nil, &out, &errb)
+		if code != tt.code || !strings.HasPrefix(out.String(), tt.out) {
+			t.Errorf("%v: %d %q %q, want %d %q", tt.args, code, out.String(), errb.String(), tt.code, tt.out)
+		}
+	}
+}
