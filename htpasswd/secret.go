@@ -252,22 +252,23 @@ func (s *Secret) SetFile(f *File, format SecretFormat) error {
 // has), stores them back with SetFile and replaces the file atomically with
 // the manifest as Marshal writes it, keeping the file's mode, owner and
 // group as WriteFileAtomic does. If fn or anything else fails, the file is
-// left as it was. Concurrent edits of one manifest lose nothing.
+// left as it was. Concurrent edits of one manifest lose nothing. As with
+// Update, path must not be a symbolic link (ErrSymlink).
 func UpdateSecretFile(path string, format SecretFormat, fn func(*File) error) error {
-	return update(path, false, func(target string, data []byte) ([]byte, error) {
+	return update(path, false, MaxFileSize, func(data []byte) ([]byte, error) {
 		s, err := ParseSecret(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", target, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		f, err := s.File(format)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", target, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		if err := fn(f); err != nil {
 			return nil, err
 		}
 		if err := s.SetFile(f, format); err != nil {
-			return nil, fmt.Errorf("%s: %w", target, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return s.Marshal()
 	})

@@ -136,7 +136,9 @@ func TestUpdateConcurrent(t *testing.T) {
 	}
 }
 
-func TestUpdateThroughSymlink(t *testing.T) {
+// An edit does not follow a symbolic link at FILE: the error names FILE,
+// and neither the link nor its target changes. Reading follows it.
+func TestUpdateRefusesSymlink(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "real")
 	link := filepath.Join(dir, "link")
@@ -144,14 +146,75 @@ func TestUpdateThroughSymlink(t *testing.T) {
 	if err := os.Symlink("real", link); err != nil {
 		t.Fatal(err)
 	}
-	if err := Update(link, false, setUser("b", "{SHA}y")); err != nil {
-		t.Fatal(err)
+	if err := Update(link, false, setUser("b", "{SHA}y")); !errors.Is(err, ErrSymlink) || !strings.Contains(err.Error(), link) {
+		t.Errorf("Update through a link: %v", err)
+	}
+	if err := Update(link, true, setUser("b", "{SHA}y")); !errors.Is(err, ErrSymlink) {
+		t.Errorf("Update with create through a link: %v", err)
+	}
+	if err := WriteFileAtomic(link, []byte("b:{SHA}y\n"), 0o640); !errors.Is(err, ErrSymlink) {
+		t.Errorf("WriteFileAtomic through a link: %v", err)
+	}
+	// A dangling link is no missing file to create.
+	dangling := filepath.Join(dir, "dangling")
+	os.Symlink("nowhere", dangling)
+	if err := Update(dangling, true, setUser("b", "{SHA}y")); !errors.Is(err, ErrSymlink) {
+		t.Errorf("Update with create through a dangling link: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nowhere")); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("a dangling link's target was created")
 	}
 	if fi, _ := os.Lstat(link); fi.Mode()&fs.ModeSymlink == 0 {
 		t.Error("symlink replaced by a file")
 	}
-	if b, _ := os.ReadFile(target); string(b) != "a:{SHA}x\nb:{SHA}y\n" {
+	if b, _ := os.ReadFile(target); string(b) != "a:{SHA}x\n" {
 		t.Errorf("target %q", b)
+	}
+	if f, err := ReadFile(link); err != nil || f.Len() != 1 {
+		t.Errorf("ReadFile through a link: %v", err)
+	}
+}
+
+// A writer that does not take the lock replaces the file during the edit:
+// the edit writes nothing rather than overwrite it with stale content.
+func TestUpdateFileReplacedDuringEdit(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "htpasswd")
+	os.WriteFile(path, []byte("a:{SHA}x\n"), 0o640)
+	beforeRename = func(string) error {
+		os.WriteFile(filepath.Join(dir, "other"), []byte("z:{SHA}z\n"), 0o640)
+		return os.Rename(filepath.Join(dir, "other"), path)
+	}
+	defer func() { beforeRename = nil }()
+	if err := Update(path, false, setUser("b", "{SHA}y")); !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), path) {
+		t.Errorf("Update of a file replaced meanwhile: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "z:{SHA}z\n" {
+		t.Errorf("content %q, want the other writer's", b)
+	}
+	// The same for a file created meanwhile.
+	fresh := filepath.Join(dir, "fresh")
+	beforeRename = func(string) error { return os.WriteFile(fresh, []byte("z:{SHA}z\n"), 0o640) }
+	if err := Update(fresh, true, setUser("b", "{SHA}y")); !errors.Is(err, ErrChanged) {
+		t.Errorf("Update of a file created meanwhile: %v", err)
+	}
+	beforeRename = nil
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temp file left behind: %s", e.Name())
+		}
+	}
+}
+
+// A FIFO at FILE is refused, not waited on.
+func TestUpdateRefusesFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "htpasswd")
+	if err := syscall.Mkfifo(path, 0o640); err != nil {
+		t.Skip(err)
+	}
+	if err := Update(path, false, setUser("b", "{SHA}y")); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("Update of a FIFO: %v", err)
 	}
 }
 

@@ -89,6 +89,9 @@ func setPassword(e *env, cmd *cli.Command, add bool) error {
 	if err != nil {
 		return err
 	}
+	if err := t.checkEditable(); err != nil {
+		return err
+	}
 	// Check before asking for a password, and again under the lock.
 	check := func(f *htpasswd.File) error {
 		_, exists := f.Lookup(user)

@@ -105,6 +105,49 @@ func TestAddPasswdDeleteVerify(t *testing.T) {
 	h.want(h.run("x\n", "add", "-f", h.dir, "--stdin", "alice"), 1, "is a directory")
 }
 
+// An edit refuses a FILE that is a symbolic link, before asking for a
+// password, and says what to do instead.
+func TestEditRefusesSymlink(t *testing.T) {
+	h := newHarness(t)
+	real := filepath.Join(h.dir, "real")
+	os.WriteFile(real, []byte("alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n"), 0o640)
+	link := filepath.Join(h.dir, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	h.tty, h.typed = true, []string{secretPassword, secretPassword}
+	for _, args := range [][]string{
+		{"add", "-f", link, "bob"},
+		{"passwd", "-f", link, "alice"},
+		{"delete", "-f", link, "alice"},
+	} {
+		r := h.run("", args...)
+		h.want(r, 1, link+": is a symbolic link")
+		if !strings.Contains(r.stderr, "htpw: hint: pass the path of the file itself") {
+			t.Errorf("%s: no hint: %q", args[0], r.stderr)
+		}
+	}
+	if len(h.asked) != 0 {
+		t.Errorf("asked for a password before refusing: %q", h.asked)
+	}
+	if b, _ := os.ReadFile(real); string(b) != "alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n" {
+		t.Errorf("the link's target changed: %q", b)
+	}
+	// Reading through a link is fine.
+	h.want(h.run("", "list", "-f", link), 0, "")
+	// So is a manifest through a link, unless written back in place.
+	manifest, _ := os.ReadFile(filepath.Join("testdata", "secret-kubectl.yaml"))
+	sreal := filepath.Join(h.dir, "secret.yaml")
+	os.WriteFile(sreal, manifest, 0o600)
+	sl := filepath.Join(h.dir, "secret-link.yaml")
+	os.Symlink(sreal, sl)
+	h.want(h.run("", "delete", "--secret", sl, "alice"), 0, "")
+	h.want(h.run("", "delete", "--secret", sl, "--in-place", "alice"), 1, "is a symbolic link")
+	if b, _ := os.ReadFile(sreal); !bytes.Equal(b, manifest) {
+		t.Error("the manifest behind the link changed")
+	}
+}
+
 func TestEnvAndDefaultFile(t *testing.T) {
 	h := newHarness(t)
 	h.extEnv["HTPASSWD_FILE"] = h.file
