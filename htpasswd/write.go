@@ -109,9 +109,9 @@ func Update(path string, create bool, fn func(*File) error) error {
 // opens the file once, without following a link, and reads at most limit
 // bytes through that descriptor (a missing file is an error, or empty
 // content when create is true). It passes the content to edit and writes
-// what edit returns the way WriteFileAtomic does, with the mode, owner and
-// group of the file it read, taken from the same descriptor: never from
-// what the path names by then. An error from edit leaves the file as it
+// what edit returns the way WriteFileAtomic does, with the mode, owner,
+// group and ACL of the file it read, taken from the same descriptor: never
+// from what the path names by then. An error from edit leaves the file as it
 // was.
 func update(path string, create bool, limit int, edit func(data []byte) ([]byte, error)) error {
 	t, err := openTarget(path)
@@ -148,8 +148,8 @@ func update(path string, create bool, limit int, edit func(data []byte) ([]byte,
 
 // WriteFileAtomic replaces the file at path with data so that a crash
 // leaves either the old or the new content, never a mix: a temp file in the
-// same directory, fsync, the old file's mode, owner and group (mode for a
-// new file), rename over, fsync of the
+// same directory, fsync, the old file's mode, owner, group, POSIX ACL and
+// security labels (mode for a new file), rename over, fsync of the
 // directory. Like Update, it refuses a path that is a symbolic link
 // (ErrSymlink). It does not lock; see Update. Should the file be replaced
 // by someone else meanwhile, it writes nothing and returns ErrChanged.
@@ -158,7 +158,8 @@ func update(path string, create bool, limit int, edit func(data []byte) ([]byte,
 // owner, but the file keeps its group (a member of the group may set it).
 // When even the group cannot be kept, the file is left as it was and the
 // error says so: a file that silently changed group could lock out the
-// service that reads it through that group.
+// service that reads it through that group. The same holds for an ACL or
+// a security label that cannot be copied.
 func WriteFileAtomic(path string, data []byte, mode fs.FileMode) error {
 	t, err := openTarget(path)
 	if err != nil {
@@ -278,11 +279,21 @@ func (t *target) replace(old *oldFile, data []byte, mode fs.FileMode) (err error
 	if _, err = tmp.Write(data); err != nil {
 		return err
 	}
-	// Group first, then mode: the temp file is 0600 until it is in the
-	// old file's group, never readable by the editor's own group.
+	// Group, then ACL and labels, then mode. The temp file is 0600 until
+	// it is in the old file's group, never readable by the editor's own
+	// group. An ACL set while the mode is still 0600 gives no one more
+	// than the old file did, whereas chmod first would give the owning
+	// group the ACL mask's permissions until the ACL is set. Setting the
+	// ACL sets the group bits to its mask; the mode set after it agrees,
+	// as the old file's group bits were its mask.
 	if uid >= 0 {
 		if err = keepOwner(tmp, uid, gid); err != nil {
 			return fmt.Errorf("%s: %w", t.path, err)
+		}
+	}
+	if old != nil {
+		if err = copyXattrs(old.f, tmp); err != nil {
+			return fmt.Errorf("%s: %w; the file is left unchanged", t.path, err)
 		}
 	}
 	if err = tmp.Chmod(mode); err != nil {
