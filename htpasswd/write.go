@@ -106,13 +106,13 @@ func Update(path string, create bool, fn func(*File) error) error {
 
 // update is the locked read-modify-write under Update and
 // UpdateSecretFile. It opens path's directory, takes the lock (lockFile),
-// opens the file once, without following a link, and reads at most limit
-// bytes through that descriptor (a missing file is an error, or empty
-// content when create is true). It passes the content to edit and writes
-// what edit returns the way WriteFileAtomic does, with the mode, owner,
-// group and ACL of the file it read, taken from the same descriptor: never
-// from what the path names by then. An error from edit leaves the file as it
-// was.
+// removes the temp files of crashed edits (removeStaleTemps), opens the
+// file once, without following a link, and reads at most limit bytes
+// through that descriptor (a missing file is an error, or empty content
+// when create is true). It passes the content to edit and writes what edit
+// returns the way WriteFileAtomic does, with the mode, owner, group and
+// ACL of the file it read, taken from the same descriptor: never from what
+// the path names by then. An error from edit leaves the file as it was.
 func update(path string, create bool, limit int, edit func(data []byte) ([]byte, error)) error {
 	t, err := openTarget(path)
 	if err != nil {
@@ -124,6 +124,7 @@ func update(path string, create bool, limit int, edit func(data []byte) ([]byte,
 		return err
 	}
 	defer lock.Close() // releases the lock
+	t.removeStaleTemps()
 
 	old, err := t.openOld()
 	var data []byte
@@ -356,6 +357,51 @@ func (t *target) createTemp() (*os.File, string, error) {
 		}
 		return os.NewFile(uintptr(fd), path), name, nil
 	}
+}
+
+// removeStaleTemps removes the temp files of edits of this file that
+// crashed between writing and renaming: each is a whole copy of the file,
+// hashes and all, with its mode and group. Under the lock no edit is under
+// way (WriteFileAtomic, which takes no lock, may lose its temp file and
+// fail), so every file of our naming is stale. Only regular files with one
+// link, owned by the editor, named exactly as ours (tempPrefix and then
+// 1 to 20 hex digits) are removed: nothing of another user's. Failures are
+// ignored: the edit goes on.
+func (t *target) removeStaleTemps() {
+	// A descriptor of its own (reading moves the offset), of the same
+	// directory.
+	fd, err := unix.Openat(t.dirfd(), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	d := os.NewFile(uintptr(fd), t.dirPath)
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	prefix := tempPrefix(t.name)
+	for _, name := range names {
+		if !isTempName(name, prefix) {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstatat(t.dirfd(), name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			continue
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Nlink == 1 && int(st.Uid) == os.Geteuid() {
+			unix.Unlinkat(t.dirfd(), name, 0)
+		}
+	}
+}
+
+func isTempName(name, prefix string) bool {
+	if len(name) <= len(prefix) || len(name) > len(prefix)+20 || name[:len(prefix)] != prefix {
+		return false
+	}
+	for _, c := range []byte(name[len(prefix):]) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // lockMode is the lock file's mode: whoever may edit the file through its

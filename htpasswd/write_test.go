@@ -112,6 +112,55 @@ func TestUpdateFailureLeavesFile(t *testing.T) {
 	}
 }
 
+// A crash between writing the temp file and renaming it leaves the temp
+// file: a whole copy of the hashes, readable as the file is. The next edit
+// removes it, under the lock, and nothing else: only regular files of the
+// editor's with one link and exactly our temp files' names.
+func TestUpdateRemovesStaleTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "htpasswd")
+	must(t, os.WriteFile(path, []byte("a:{SHA}x\n"), 0o640))
+	stale := []string{
+		".htpasswd.tmp-0123456789abcdef", // this version's
+		".htpasswd.tmp-3141592653",       // os.CreateTemp's, in earlier versions
+	}
+	kept := []string{
+		".htpasswd.tmp-notours",
+		".htpasswd.tmp-",
+		".htpasswd.tmp-123456789012345678901",
+		".htpasswd.tmp-0123456789ABCDEF",
+		".htpasswd.lock.tmp-123",
+		".other.tmp-123",
+		"htpasswd.tmp-123",
+	}
+	for _, name := range append(stale, kept...) {
+		must(t, os.WriteFile(filepath.Join(dir, name), []byte("a:{SHA}x\n"), 0o640))
+	}
+	// A link of that name, and a file with a second link.
+	must(t, os.Symlink("htpasswd", filepath.Join(dir, ".htpasswd.tmp-1")))
+	must(t, os.Link(filepath.Join(dir, ".htpasswd.tmp-notours"), filepath.Join(dir, ".htpasswd.tmp-2")))
+	kept = append(kept, ".htpasswd.tmp-1", ".htpasswd.tmp-2")
+	if os.Geteuid() == 0 { // another user's
+		name := ".htpasswd.tmp-3"
+		must(t, os.WriteFile(filepath.Join(dir, name), nil, 0o600))
+		must(t, os.Chown(filepath.Join(dir, name), 4321, 4321))
+		kept = append(kept, name)
+	}
+	if err := Update(path, false, setUser("b", "{SHA}y")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range stale {
+		if _, err := os.Lstat(filepath.Join(dir, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("stale temp file %s not removed: %v", name, err)
+		}
+	}
+	for _, name := range kept {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s removed: %v", name, err)
+		}
+	}
+}
+
 func TestUpdateConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "htpasswd")
 	var wg sync.WaitGroup
