@@ -50,6 +50,14 @@ type Secret struct {
 	json bool       // parsed from JSON: Marshal writes JSON
 }
 
+// MaxSecretSize bounds a Secret manifest. The API server takes at most
+// 1 MiB of data in one Secret; base64 and YAML make a manifest larger, but
+// not three times as large.
+const MaxSecretSize = 3 << 20
+
+// ErrSecretTooLarge is returned for a manifest over MaxSecretSize.
+var ErrSecretTooLarge = fmt.Errorf("manifest larger than %d MiB, which no Kubernetes Secret is (the API server takes at most 1 MiB of data)", MaxSecretSize>>20)
+
 // ParseSecret decodes a Secret manifest in YAML or JSON, as `kubectl get
 // secret -o yaml|json` prints it, with htpasswd data in `data` (base64) or
 // `stringData`. Errors name the key (`data["auth"]: invalid base64`, keys
@@ -64,8 +72,8 @@ type Secret struct {
 // data and stringData, values that are such strings and keys that
 // Kubernetes allows.
 func ParseSecret(data []byte) (*Secret, error) {
-	if len(data) > MaxFileSize {
-		return nil, ErrTooLarge
+	if len(data) > MaxSecretSize {
+		return nil, ErrSecretTooLarge
 	}
 	s := &Secret{json: bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{"))}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -374,7 +382,7 @@ func (s *Secret) SetFile(f *File, format SecretFormat) error {
 // left as it was. Concurrent edits of one manifest lose nothing. As with
 // Update, path must not be a symbolic link (ErrSymlink).
 func UpdateSecretFile(path string, format SecretFormat, fn func(*File) error) error {
-	return update(path, false, MaxFileSize, func(data []byte) ([]byte, error) {
+	return update(path, false, MaxSecretSize, func(data []byte) ([]byte, error) {
 		s, err := ParseSecret(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)

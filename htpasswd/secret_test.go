@@ -160,8 +160,14 @@ func TestSecretErrors(t *testing.T) {
 	if _, err := s.File(""); err == nil || !strings.Contains(err.Error(), `stringData["auth"]: line 1`) {
 		t.Errorf("broken htpasswd in secret: %v", err)
 	}
-	if _, err := ParseSecret(bytes.Repeat([]byte(" "), MaxFileSize+1)); !errors.Is(err, ErrTooLarge) {
+	// A Secret holds at most 1 MiB: a manifest over 3 MiB is none.
+	if _, err := ParseSecret(bytes.Repeat([]byte(" "), MaxSecretSize+1)); !errors.Is(err, ErrSecretTooLarge) || !strings.Contains(err.Error(), "3 MiB") {
 		t.Errorf("oversize: %v", err)
+	}
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	os.WriteFile(big, append([]byte("kind: Secret\n#"), bytes.Repeat([]byte("x"), MaxSecretSize)...), 0o600)
+	if err := UpdateSecretFile(big, "", setUser("a", "{SHA}x")); !errors.Is(err, ErrSecretTooLarge) || !strings.Contains(err.Error(), big) {
+		t.Errorf("oversize manifest file: %v", err)
 	}
 }
 

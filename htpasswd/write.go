@@ -249,6 +249,9 @@ func readAll(f *os.File, path string, limit int) ([]byte, error) {
 		return nil, err // *fs.PathError names the path
 	}
 	if len(data) > limit {
+		if limit == MaxSecretSize {
+			return nil, fmt.Errorf("%s: %w", path, ErrSecretTooLarge)
+		}
 		return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
 	}
 	return data, nil

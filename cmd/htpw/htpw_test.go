@@ -347,6 +347,7 @@ func TestEditSecret(t *testing.T) {
 	h.want(h.run(string(manifest), "add", "--secret", "-", "--stdin", "bob"), 1, "both want standard input")
 	h.want(h.run("kind: Secret\ndata:\n  other: eA==\n", "list", "--secret", "-", "--format", "auth-file"), 1, `no "auth" key`)
 	h.want(h.run("kind: Secret\ndata:\n  auth: '***'\n", "list", "--secret", "-"), 1, `data["auth"]: invalid base64`)
+	h.want(h.run("kind: Secret\n#"+strings.Repeat("x", htpasswd.MaxSecretSize), "list", "--secret", "-"), 1, "larger than 3 MiB")
 	h.want(h.run("kind: ConfigMap\n", "list", "--secret", "-"), 1, "not a Kubernetes Secret")
 	h.want(h.run("", "list", "--secret", "-", "--in-place"), 2, "--in-place")
 	m, _ := os.ReadFile("testdata/secret-authmap.yaml")

@@ -97,16 +97,20 @@ func (t *target) loadSecret() (*htpasswd.Secret, error) {
 	if t.secret != nil {
 		return t.secret, nil
 	}
-	var data []byte
-	var err error
-	if t.secretPath == "-" {
-		data, err = io.ReadAll(io.LimitReader(t.e.stdin, htpasswd.MaxFileSize+1))
-	} else {
-		if fi, serr := os.Stat(t.secretPath); serr == nil && fi.IsDir() {
+	in := t.e.stdin
+	if t.secretPath != "-" {
+		f, err := os.Open(t.secretPath)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
 			return nil, fmt.Errorf("%s: is a directory", t.secretPath)
 		}
-		data, err = os.ReadFile(t.secretPath)
+		in = f
 	}
+	// One byte over the limit is enough for ParseSecret to refuse it.
+	data, err := io.ReadAll(io.LimitReader(in, htpasswd.MaxSecretSize+1))
 	if err != nil {
 		return nil, err
 	}
