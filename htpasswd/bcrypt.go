@@ -76,6 +76,9 @@ func parseBcrypt(h string) (Hash, error) {
 // Verify checks password; like crypt_blowfish (nginx, Apache) only its
 // first 72 bytes count.
 func (h *bcryptHash) Verify(password []byte) bool {
+	if hasNUL(password) {
+		return false
+	}
 	if key := bcryptKey(password); h.minor == 'a' && bcryptTwist(key) {
 		return h.verifyTwisted(key)
 	}

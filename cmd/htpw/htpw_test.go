@@ -172,6 +172,8 @@ func TestPasswordRules(t *testing.T) {
 	if !strings.Contains(r.stderr, "hint: use --algo sha512") {
 		t.Errorf("no hint: %q", r.stderr)
 	}
+	// nginx would read it only up to the NUL.
+	h.want(h.run("pw\x00junk\n", "add", "-f", f, "--stdin", "--algo", "sha512", "alice"), 1, "NUL byte")
 	h.want(h.run(strings.Repeat("x", 100)+"\n", "add", "-f", f, "--stdin", "--algo", "sha512", "alice"), 0, "")
 	h.want(h.run("x\n", "add", "-f", f, "--stdin", "a:b"), 2, "contains ':'")
 	h.want(h.run("x\n", "add", "-f", f, "--stdin", "a\x01b"), 2, "control character")
