@@ -58,6 +58,29 @@ func (s Scheme) Weak() bool {
 	return false
 }
 
+// Costs beyond which a check takes about a second of CPU or more (see
+// Costly): libxcrypt takes bcrypt up to cost 31 and sha-crypt up to
+// 999,999,999 rounds, which take minutes.
+const (
+	CostlyBcryptCost = 14
+	CostlySHARounds  = 2_000_000
+)
+
+// Costly reports whether checking h costs about a second of CPU or more:
+// bcrypt above cost CostlyBcryptCost, sha-crypt above CostlySHARounds
+// rounds. nginx accepts such a hash, but every failed guess at it pins a
+// CPU: authreq warns about it when it loads the file and never uses it as
+// a timing decoy, and lint reports it.
+func Costly(h Hash) bool {
+	switch h.Scheme() {
+	case Bcrypt:
+		return h.Cost() > CostlyBcryptCost
+	case SHA256Crypt, SHA512Crypt:
+		return h.Cost() > CostlySHARounds
+	}
+	return false
+}
+
 // Identify tells a hash's scheme from its prefix and shape only, without
 // checking that it is well-formed. Anything unrecognised is Unknown.
 func Identify(hash string) Scheme {

@@ -265,6 +265,10 @@ func TestListAndLint(t *testing.T) {
 	}
 	os.WriteFile(h.file, []byte("alice:$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.\n"), 0o640)
 	h.want(h.run("", "lint", "-f", h.file), 0, "1 users, no problems")
+	os.WriteFile(h.file, []byte("slow:$2y$16$aaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"), 0o640)
+	if r := h.run("", "lint", "-f", h.file); r.code != 1 || !strings.Contains(r.stdout, `:1: slow-hash: user "slow": bcrypt cost 16: each check takes seconds`) {
+		t.Errorf("lint of a slow hash: %+v", r)
+	}
 	os.WriteFile(h.file, []byte("alice:x\nbroken line\n"), 0o640)
 	r = h.run("", "lint", "-f", h.file)
 	if r.code != 1 || !strings.Contains(r.stdout, ":1: unknown-scheme") || !strings.Contains(r.stdout, ":2: malformed-line: missing ':'") {
@@ -277,6 +281,41 @@ func TestListAndLint(t *testing.T) {
 	h.want(h.run("x\n", "add", "-f", h.file, "--stdin", "bob"), 1, "line 2")
 	if b, _ := os.ReadFile(h.file); string(b) != "alice:x\nbroken line\n" {
 		t.Error("add changed a broken file")
+	}
+}
+
+// list shows a user name that holds bidi or other unprintable characters
+// quoted, as lint's messages do, so that "adm\u202euser" cannot pass for
+// "adm" followed by something reversed; its JSON carries such characters
+// escaped, the same strings once decoded.
+func TestListEscapesNames(t *testing.T) {
+	h := newHarness(t)
+	names := []string{"alice", "adm\u202euser", "x\u00a0y", "tag\U000e0041", "caf\u00e9", "emoji\U0001f600"}
+	var content strings.Builder
+	for _, n := range names {
+		content.WriteString(n + ":{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")
+	}
+	os.WriteFile(h.file, []byte(content.String()), 0o640)
+	r := h.run("", "list", "-f", h.file)
+	for _, want := range []string{"\nalice ", `"adm\u202euser"`, `"x\u00a0y"`, `"tag\U000e0041"`, "\ncaf\u00e9 ", "\nemoji\U0001f600 "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("list lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r2 := h.run("", "list", "-f", h.file, "--json")
+	for _, out := range []string{r.stdout, r2.stdout} {
+		if strings.ContainsAny(out, "\u202e\u00a0\U000e0041") {
+			t.Errorf("raw unprintable characters in %q", out)
+		}
+	}
+	var list []listEntry
+	if err := json.Unmarshal([]byte(r2.stdout), &list); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range names {
+		if i >= len(list) || list[i].User != n {
+			t.Errorf("JSON user %d: %+v, want %q", i, list, n)
+		}
 	}
 }
 
