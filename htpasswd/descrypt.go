@@ -23,6 +23,9 @@ func parseDESCrypt(h string) (Hash, error) {
 }
 
 func (h *desCryptHash) Verify(password []byte) bool {
+	if hasNUL(password) {
+		return false
+	}
 	return equal(desCrypt(password, h.salt), h.sum)
 }
 func (h *desCryptHash) Scheme() Scheme { return DESCrypt }
@@ -30,8 +33,9 @@ func (h *desCryptHash) Cost() int      { return 0 }
 
 // desCrypt returns the 11 encoded characters of crypt(password, salt).
 func desCrypt(password []byte, salt [2]byte) []byte {
-	// Key: the first 8 characters (up to a NUL, as C strings end), 7 bits
-	// each, shifted into the top of each key byte.
+	// Key: the first 8 characters (up to a NUL, as C strings end; Verify
+	// refuses a password with one), 7 bits each, shifted into the top of
+	// each key byte.
 	var key [64]byte
 	for i := 0; i < 8 && i < len(password) && password[i] != 0; i++ {
 		c := password[i] << 1

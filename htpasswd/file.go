@@ -71,6 +71,7 @@ const (
 	UnknownScheme ProblemKind = "unknown-scheme"
 	DuplicateUser ProblemKind = "duplicate-user"
 	WeakScheme    ProblemKind = "weak-scheme"
+	SlowHash      ProblemKind = "slow-hash" // see Costly
 )
 
 // line is one line of a file, kept exactly: text plus its line ending.
@@ -323,7 +324,8 @@ func (f *File) Delete(user string) bool {
 }
 
 // Problems lists what lint reports, in line order: unusable hashes, weak
-// schemes, and duplicate users (whose later lines nothing reads).
+// schemes, hashes whose check costs seconds (Costly), and duplicate users
+// (whose later lines nothing reads).
 func (f *File) Problems() []Problem {
 	first := make(map[string]int)
 	var out []Problem
@@ -349,6 +351,14 @@ func (f *File) Problems() []Problem {
 		case e.Parsed.Scheme().Weak():
 			out = append(out, Problem{Line: n, User: l.user, Kind: WeakScheme,
 				Msg: fmt.Sprintf("user %q: weak hash scheme %s; set a new password with bcrypt", l.user, e.Parsed.Scheme())})
+		case Costly(e.Parsed):
+			cost := fmt.Sprintf("rounds=%d", e.Parsed.Cost())
+			if e.Parsed.Scheme() == Bcrypt {
+				cost = fmt.Sprintf("cost %d", e.Parsed.Cost())
+			}
+			out = append(out, Problem{Line: n, User: l.user, Kind: SlowHash,
+				Msg: fmt.Sprintf("user %q: %s %s: each check takes seconds of CPU, so every wrong guess pins a CPU "+
+					"(authreq warns at load and never uses it as a timing decoy); set a new password with the default cost", l.user, e.Parsed.Scheme(), cost)})
 		}
 	}
 	return out

@@ -152,6 +152,36 @@ func TestLint(t *testing.T) {
 	}
 }
 
+// Hashes whose check takes seconds are reported, with their cost, never
+// their text; the service warns about them too. The limits: bcrypt cost
+// 14, sha-crypt 2,000,000 rounds.
+func TestLintSlowHashes(t *testing.T) {
+	digest := strings.Repeat("a", 86)
+	in := "b14:$2y$14$aaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n" +
+		"b15:$2y$15$aaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n" +
+		"b31:$2a$31$aaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n" +
+		"s2m:$6$rounds=2000000$abc$" + digest + "\n" +
+		"s2m1:$6$rounds=2000001$abc$" + digest + "\n" +
+		"s999:$5$rounds=999999999$abc$" + digest[:43] + "\n"
+	_, problems, err := Lint(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range problems {
+		got = append(got, string(p.Kind)+"@"+p.User)
+		if strings.Contains(p.Msg, "aaaa") || strings.Contains(p.Msg, "$") {
+			t.Errorf("message shows the hash: %q", p.Msg)
+		}
+	}
+	if want := "slow-hash@b15 slow-hash@b31 slow-hash@s2m1 slow-hash@s999"; strings.Join(got, " ") != want {
+		t.Errorf("problems %s, want %s", strings.Join(got, " "), want)
+	}
+	if len(problems) == 4 && (!strings.Contains(problems[0].Msg, "bcrypt cost 15") || !strings.Contains(problems[3].Msg, "rounds=999999999")) {
+		t.Errorf("messages do not give the cost: %q, %q", problems[0].Msg, problems[3].Msg)
+	}
+}
+
 func TestOversize(t *testing.T) {
 	in := bytes.Repeat([]byte("#"), MaxFileSize+1)
 	if _, err := Parse(bytes.NewReader(in)); !errors.Is(err, ErrTooLarge) {

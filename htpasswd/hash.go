@@ -1,6 +1,7 @@
 package htpasswd
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/subtle"
 	"errors"
@@ -31,11 +32,13 @@ var (
 	ErrMalformedHash   = errors.New("malformed hash")
 	ErrPasswordTooLong = errors.New("password longer than 72 bytes, which bcrypt cannot hash")
 	ErrEmptyPassword   = errors.New("empty password")
+	ErrPasswordNUL     = errors.New("password contains a NUL byte, where nginx and crypt(3) end it")
 )
 
 // Hash is a parsed, well-formed password hash.
 type Hash interface {
 	// Verify reports whether password matches, comparing in constant time.
+	// A password with a NUL byte never matches (see the Verify function).
 	Verify(password []byte) bool
 	// Scheme is the hash's scheme.
 	Scheme() Scheme
@@ -51,6 +54,29 @@ func (s Scheme) Weak() bool {
 	switch s {
 	case Plain, SHA1, SSHA, DESCrypt, MD5Crypt:
 		return true
+	}
+	return false
+}
+
+// Costs beyond which a check takes about a second of CPU or more (see
+// Costly): libxcrypt takes bcrypt up to cost 31 and sha-crypt up to
+// 999,999,999 rounds, which take minutes.
+const (
+	CostlyBcryptCost = 14
+	CostlySHARounds  = 2_000_000
+)
+
+// Costly reports whether checking h costs about a second of CPU or more:
+// bcrypt above cost CostlyBcryptCost, sha-crypt above CostlySHARounds
+// rounds. nginx accepts such a hash, but every failed guess at it pins a
+// CPU: authreq warns about it when it loads the file and never uses it as
+// a timing decoy, and lint reports it.
+func Costly(h Hash) bool {
+	switch h.Scheme() {
+	case Bcrypt:
+		return h.Cost() > CostlyBcryptCost
+	case SHA256Crypt, SHA512Crypt:
+		return h.Cost() > CostlySHARounds
 	}
 	return false
 }
@@ -101,7 +127,7 @@ func ParseHash(hash string) (Hash, error) {
 	case SSHA:
 		return parseSSHA(hash)
 	case Plain:
-		return plainHash(hash[len("{PLAIN}"):]), nil
+		return parsePlain(hash)
 	case DESCrypt:
 		return parseDESCrypt(hash)
 	}
@@ -114,7 +140,9 @@ func malformed(s Scheme, why string) error {
 }
 
 // Verify reports whether password matches hash. Any parse error is a
-// mismatch.
+// mismatch, and so is a password with a NUL byte, for every scheme: nginx
+// and crypt(3) read a password only up to a NUL; rather than match what
+// comes before it, nothing matches.
 func Verify(hash string, password []byte) bool {
 	h, err := ParseHash(hash)
 	if err != nil {
@@ -134,11 +162,15 @@ const (
 // APR1, SHA256Crypt and SHA512Crypt are the schemes to write; SHA1 and Plain
 // are accepted too (the CLI guards them behind an explicit insecure flag).
 // Salts come from crypto/rand. Bcrypt refuses passwords over 72 bytes with
-// ErrPasswordTooLong. An empty password is hashed: callers that must refuse
-// it check before.
+// ErrPasswordTooLong, and every scheme one with a NUL byte with
+// ErrPasswordNUL. An empty password is hashed: callers that must refuse it
+// check before.
 func Generate(scheme Scheme, password []byte, cost int) (string, error) {
 	if cost < 0 {
 		return "", fmt.Errorf("cost %d: must not be negative", cost)
+	}
+	if hasNUL(password) {
+		return "", ErrPasswordNUL
 	}
 	switch scheme {
 	case Bcrypt:
@@ -217,6 +249,10 @@ func randomSalt(n int) []byte {
 	}
 	return b
 }
+
+// hasNUL reports whether password has a NUL byte, which nginx and
+// crypt(3) take for its end: such a password never matches.
+func hasNUL(password []byte) bool { return bytes.IndexByte(password, 0) >= 0 }
 
 // equal compares in constant time.
 func equal(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }

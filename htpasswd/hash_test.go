@@ -1,6 +1,7 @@
 package htpasswd
 
 import (
+	"bytes"
 	"crypto/des"
 	"errors"
 	"os"
@@ -101,9 +102,12 @@ func TestMalformedHashes(t *testing.T) {
 		{"$apr1$saltsaltsalt$Xxd1irWT9ycqoYxGFn4cb.", ErrMalformedHash},
 		{"$apr1$salt$Xxd1irWT9ycqoYxGFn4cb", ErrMalformedHash},
 		{"$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.x", ErrMalformedHash},
-		{"$apr1$sa!t$Xxd1irWT9ycqoYxGFn4cb.", ErrMalformedHash},
+		{"$1$sa!t$qjXMvbEw8oaL.CzflDtaK/", ErrMalformedHash}, // libxcrypt refuses it; apr1 takes it
+		{"$apr1$sa\rt$Xxd1irWT9ycqoYxGFn4cb.", ErrMalformedHash},
+		{"{PLAIN}pw\x00junk", ErrMalformedHash},
+		{"{PLAIN}pw\rjunk", ErrMalformedHash},
 		{"$1$", ErrMalformedHash},
-		{"{SSHA}Zm9vCg==", ErrMalformedHash}, // too short to hold a salt
+		{"{SSHA}Zm9vCg==", ErrMalformedHash}, // too short to hold a digest
 		{"{SSHA}", ErrMalformedHash},
 		{"{SSHA}not base64!", ErrMalformedHash},
 		{"{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g", ErrMalformedHash},
@@ -256,8 +260,13 @@ func TestGenerate(t *testing.T) {
 			t.Errorf("%s: two hashes of one password are equal: salt not random", tt.scheme)
 		}
 	}
-	if _, err := Generate(Bcrypt, make([]byte, 73), 0); !errors.Is(err, ErrPasswordTooLong) {
+	if _, err := Generate(Bcrypt, bytes.Repeat([]byte("x"), 73), 0); !errors.Is(err, ErrPasswordTooLong) {
 		t.Errorf("73-byte bcrypt password: %v", err)
+	}
+	for _, s := range []Scheme{Bcrypt, APR1, SHA512Crypt, SHA1, Plain} {
+		if _, err := Generate(s, []byte("pw\x00junk"), 0); !errors.Is(err, ErrPasswordNUL) {
+			t.Errorf("%s: password with a NUL byte: %v", s, err)
+		}
 	}
 	for _, bad := range []struct {
 		s Scheme

@@ -25,8 +25,14 @@ func parseMD5Crypt(hash string, s Scheme) (Hash, error) {
 	if !ok {
 		return nil, malformed(s, "missing '$' after the salt")
 	}
-	if len(salt) > 8 || !isCryptAlphabet(salt) {
+	// libxcrypt refuses a $1$ salt of other characters. nginx checks
+	// apr1 itself and takes any up to 8 bytes but '$' (and NUL and CR,
+	// which end the hash there), so apr1 does too.
+	if s == MD5Crypt && (len(salt) > 8 || !isCryptAlphabet(salt)) {
 		return nil, malformed(s, "salt must be up to 8 characters of [./0-9A-Za-z]")
+	}
+	if s == APR1 && (len(salt) > 8 || strings.ContainsAny(salt, "\x00\r\n:")) {
+		return nil, malformed(s, "salt must be up to 8 characters, without NUL, CR, LF or ':'")
 	}
 	if len(sum) != 22 || !isCryptAlphabet(sum) {
 		return nil, malformed(s, "digest must be 22 characters of [./0-9A-Za-z]")
@@ -35,6 +41,9 @@ func parseMD5Crypt(hash string, s Scheme) (Hash, error) {
 }
 
 func (h *md5CryptHash) Verify(password []byte) bool {
+	if hasNUL(password) {
+		return false
+	}
 	return equal(md5Crypt(password, []byte(h.magic), h.salt), h.sum)
 }
 func (h *md5CryptHash) Scheme() Scheme { return h.scheme }

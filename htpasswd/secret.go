@@ -50,13 +50,30 @@ type Secret struct {
 	json bool       // parsed from JSON: Marshal writes JSON
 }
 
+// MaxSecretSize bounds a Secret manifest. The API server takes at most
+// 1 MiB of data in one Secret; base64 and YAML make a manifest larger, but
+// not three times as large.
+const MaxSecretSize = 3 << 20
+
+// ErrSecretTooLarge is returned for a manifest over MaxSecretSize.
+var ErrSecretTooLarge = fmt.Errorf("manifest larger than %d MiB, which no Kubernetes Secret is (the API server takes at most 1 MiB of data)", MaxSecretSize>>20)
+
 // ParseSecret decodes a Secret manifest in YAML or JSON, as `kubectl get
 // secret -o yaml|json` prints it, with htpasswd data in `data` (base64) or
-// `stringData`. Errors name the key (`data.auth: invalid base64`), never a
-// value.
+// `stringData`. Errors name the key (`data["auth"]: invalid base64`, keys
+// quoted), never a value.
+//
+// It refuses what kubectl would read differently, so that the users htpw
+// shows and edits are the users kubectl applies. kubectl reads YAML 1.1
+// and takes the last of duplicate keys, merges `<<` keys and decodes
+// `!!binary` ones, and reads plain `yes`, `on` or `0x1F` as a boolean or a
+// number. So: no duplicate keys in any mapping, no `<<`, no aliases, keys
+// that are strings (plain ones that YAML 1.1 reads as strings too), and in
+// data and stringData, values that are such strings and keys that
+// Kubernetes allows.
 func ParseSecret(data []byte) (*Secret, error) {
-	if len(data) > MaxFileSize {
-		return nil, ErrTooLarge
+	if len(data) > MaxSecretSize {
+		return nil, ErrSecretTooLarge
 	}
 	s := &Secret{json: bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{"))}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -78,6 +95,9 @@ func ParseSecret(data []byte) (*Secret, error) {
 	if hasAlias(s.root) {
 		return nil, errors.New("YAML aliases are not supported in a Secret manifest")
 	}
+	if err := checkKeys(s.root); err != nil {
+		return nil, err
+	}
 	switch kind := scalar(get(s.root, "kind")); kind {
 	case "Secret":
 	case "List", "SecretList":
@@ -98,17 +118,116 @@ func ParseSecret(data []byte) (*Secret, error) {
 		}
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			k, v := m.Content[i], m.Content[i+1]
-			if k.Kind != yaml.ScalarNode || v.Kind != yaml.ScalarNode {
-				return nil, fmt.Errorf("%s: entry %d: keys and values must be strings", section, i/2+1)
+			name := keyName(section, k.Value)
+			if len(k.Value) > 253 || !secretKeyRE.MatchString(k.Value) {
+				return nil, fmt.Errorf("%s: not a Secret key (letters, digits, '-', '.' and '_', at most 253 characters)", name)
+			}
+			if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!str" {
+				return nil, fmt.Errorf("%s: value must be a string, not %s", name, nodeType(v))
+			}
+			if t := yaml11Type(v); t != "" {
+				return nil, fmt.Errorf("%s: value must be a string; kubectl reads it as a %s: quote it", name, t)
 			}
 			if section == "data" {
 				if _, err := base64.StdEncoding.Strict().DecodeString(v.Value); err != nil {
-					return nil, fmt.Errorf("data.%s: invalid base64", k.Value)
+					return nil, fmt.Errorf("%s: invalid base64", name)
 				}
 			}
 		}
 	}
 	return s, nil
+}
+
+// keyName names a key of data or stringData in errors: `data["auth"]`.
+// The key is quoted: it may hold terminal escapes.
+func keyName(section, key string) string { return fmt.Sprintf("%s[%q]", section, key) }
+
+// checkKeys refuses, in every mapping under n, keys that kubectl reads
+// otherwise than we do: duplicates (kubectl takes the last, get and set
+// here the first), the merge key `<<` (kubectl merges it), keys that are
+// not strings or are tagged (a `!!binary` key, which kubectl decodes), and
+// plain keys that YAML 1.1 takes for a boolean, null or a number (kubectl
+// turns `on` into "true").
+func checkKeys(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		seen := make(map[string]int)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			switch {
+			case k.Kind == yaml.ScalarNode && (k.ShortTag() == "!!merge" || k.Value == "<<"):
+				return fmt.Errorf("line %d: merge keys (<<) are not supported in a Secret manifest: write the keys out", k.Line)
+			case k.Kind != yaml.ScalarNode || k.ShortTag() != "!!str":
+				return fmt.Errorf("line %d: a key must be a string, not %s", k.Line, nodeType(k))
+			}
+			if t := yaml11Type(k); t != "" {
+				return fmt.Errorf("line %d: key %q: kubectl reads it as a %s: quote it", k.Line, k.Value, t)
+			}
+			if first, dup := seen[k.Value]; dup {
+				return fmt.Errorf("line %d: key %q again (first on line %d): kubectl would apply the last: remove one", k.Line, k.Value, first)
+			}
+			seen[k.Value] = k.Line
+		}
+	}
+	for _, c := range n.Content {
+		if err := checkKeys(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nodeType describes a node for errors, never quoting its value.
+func nodeType(n *yaml.Node) string {
+	switch {
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a sequence"
+	case n.Style&yaml.TaggedStyle != 0:
+		return "a value tagged " + strconv.Quote(n.Tag)
+	}
+	switch n.ShortTag() {
+	case "!!int", "!!float":
+		return "a number"
+	case "!!bool":
+		return "a boolean"
+	case "!!null":
+		return "null"
+	}
+	return "a " + strings.TrimPrefix(n.ShortTag(), "!!")
+}
+
+// yaml11Float is YAML 1.1's float syntax (after removing '_').
+var yaml11Float = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
+
+// yaml11Type tells what YAML 1.1, which kubectl's YAML reader follows,
+// makes of a scalar that YAML 1.2, ours, reads as a string: "boolean",
+// "null" or "number", or "" when a string there too. Only plain, untagged
+// scalars differ.
+func yaml11Type(n *yaml.Node) string {
+	if n.Style&(yaml.TaggedStyle|yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+		return ""
+	}
+	v := n.Value
+	switch v {
+	case "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+		"true", "True", "TRUE", "false", "False", "FALSE",
+		"on", "On", "ON", "off", "Off", "OFF":
+		return "boolean"
+	case "", "~", "null", "Null", "NULL":
+		return "null"
+	case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN":
+		return "number"
+	}
+	if strings.IndexByte("+-.0123456789", v[0]) >= 0 {
+		plain := strings.ReplaceAll(v, "_", "")
+		_, ierr := strconv.ParseInt(plain, 0, 64)
+		_, uerr := strconv.ParseUint(plain, 0, 64)
+		if ierr == nil || uerr == nil || yaml11Float.MatchString(plain) {
+			return "number"
+		}
+	}
+	return ""
 }
 
 // NewSecret makes a Secret of type Opaque named name (namespace optional)
@@ -143,10 +262,17 @@ func (s *Secret) Format() SecretFormat {
 	return AuthMap
 }
 
+// secretValue is the value of a key of data or stringData, decoded, and
+// the section it came from.
+type secretValue struct {
+	section string
+	value   []byte
+}
+
 // values merges data (decoded) and stringData; stringData wins, as on the
 // API server.
-func (s *Secret) values() map[string][]byte {
-	out := make(map[string][]byte)
+func (s *Secret) values() map[string]secretValue {
+	out := make(map[string]secretValue)
 	for _, section := range []string{"data", "stringData"} {
 		m := get(s.root, section)
 		if m == nil || m.Kind != yaml.MappingNode {
@@ -157,7 +283,7 @@ func (s *Secret) values() map[string][]byte {
 			if section == "data" {
 				v, _ = base64.StdEncoding.Strict().DecodeString(m.Content[i+1].Value) // checked by ParseSecret
 			}
-			out[m.Content[i].Value] = v
+			out[m.Content[i].Value] = secretValue{section: section, value: v}
 		}
 	}
 	return out
@@ -175,9 +301,9 @@ func (s *Secret) File(format SecretFormat) (*File, error) {
 		if !ok {
 			return nil, ErrNoAuthKey
 		}
-		f, err := Parse(bytes.NewReader(v))
+		f, err := Parse(bytes.NewReader(v.value))
 		if err != nil {
-			return nil, fmt.Errorf("data.%s: %w", SecretKey, err)
+			return nil, fmt.Errorf("%s: %w", keyName(v.section, SecretKey), err)
 		}
 		return f, nil
 	case AuthMap:
@@ -188,12 +314,13 @@ func (s *Secret) File(format SecretFormat) (*File, error) {
 		slices.Sort(keys)
 		var b strings.Builder
 		for _, k := range keys {
+			name := keyName(vals[k].section, k)
 			if err := ValidateUser(k); err != nil {
-				return nil, fmt.Errorf("data.%s: %w", k, err)
+				return nil, fmt.Errorf("%s: %w", name, err)
 			}
-			hash := strings.TrimRight(string(vals[k]), "\r\n")
+			hash := strings.TrimRight(string(vals[k].value), "\r\n")
 			if strings.ContainsAny(hash, ":\r\n") {
-				return nil, fmt.Errorf("data.%s: value is not a single hash", k)
+				return nil, fmt.Errorf("%s: value is not a single hash", name)
 			}
 			b.WriteString(k + ":" + hash + "\n")
 		}
@@ -252,22 +379,23 @@ func (s *Secret) SetFile(f *File, format SecretFormat) error {
 // has), stores them back with SetFile and replaces the file atomically with
 // the manifest as Marshal writes it, keeping the file's mode, owner and
 // group as WriteFileAtomic does. If fn or anything else fails, the file is
-// left as it was. Concurrent edits of one manifest lose nothing.
+// left as it was. Concurrent edits of one manifest lose nothing. As with
+// Update, path must not be a symbolic link (ErrSymlink).
 func UpdateSecretFile(path string, format SecretFormat, fn func(*File) error) error {
-	return update(path, false, func(target string, data []byte) ([]byte, error) {
+	return update(path, false, MaxSecretSize, func(data []byte) ([]byte, error) {
 		s, err := ParseSecret(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", target, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		f, err := s.File(format)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", target, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		if err := fn(f); err != nil {
 			return nil, err
 		}
 		if err := s.SetFile(f, format); err != nil {
-			return nil, fmt.Errorf("%s: %w", target, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return s.Marshal()
 	})
@@ -302,6 +430,7 @@ func (s *Secret) Marshal() ([]byte, error) {
 		b.WriteByte('\n')
 		return b.Bytes(), nil
 	}
+	quoteForYAML11(s.root)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
@@ -312,6 +441,18 @@ func (s *Secret) Marshal() ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// quoteForYAML11 double-quotes the plain strings under n that YAML 1.1
+// (kubectl) would read as something else, so that the manifest written
+// means the same to kubectl. (The encoder quotes most of them anyway.)
+func quoteForYAML11(n *yaml.Node) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" && yaml11Type(n) != "" {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	for _, c := range n.Content {
+		quoteForYAML11(c)
+	}
 }
 
 // writeJSON writes a node tree as JSON indented like kubectl (4 spaces),
@@ -398,26 +539,33 @@ func get(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
+// set sets key's value: in place of its first occurrence, removing any
+// other (ParseSecret refuses duplicate keys; this holds without it).
 func set(m *yaml.Node, key string, v *yaml.Node) {
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		if m.Content[i].Value == key {
 			m.Content[i+1] = v
+			rest := &yaml.Node{Kind: yaml.MappingNode, Content: m.Content[i+2:]}
+			del(rest, key)
+			m.Content = append(m.Content[:i+2], rest.Content...)
 			return
 		}
 	}
 	m.Content = append(m.Content, str(key), v)
 }
 
+// del removes every occurrence of key.
 func del(m *yaml.Node, key string) {
 	if m == nil || m.Kind != yaml.MappingNode {
 		return
 	}
+	kept := m.Content[:0]
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			m.Content = append(m.Content[:i], m.Content[i+2:]...)
-			return
+		if m.Content[i].Value != key {
+			kept = append(kept, m.Content[i], m.Content[i+1])
 		}
 	}
+	m.Content = kept
 }
 
 func scalar(n *yaml.Node) string {

@@ -133,7 +133,7 @@ func TestSecretErrors(t *testing.T) {
 		{"kind: ConfigMap\napiVersion: v1\n", `kind is "ConfigMap"`},
 		{"kind: List\nitems: []\n", "pass one Secret"},
 		{"kind: Secret\napiVersion: v2\n", "apiVersion"},
-		{"kind: Secret\ndata:\n  auth: 'not*base64'\n", "data.auth: invalid base64"},
+		{"kind: Secret\ndata:\n  auth: 'not*base64'\n", `data["auth"]: invalid base64`},
 		{"kind: Secret\ndata: [1, 2]\n", "data: not a mapping"},
 		{"kind: Secret\n---\nkind: Secret\n", "more than one"},
 		{"{not yaml", "decoding"},
@@ -157,11 +157,17 @@ func TestSecretErrors(t *testing.T) {
 		t.Errorf("missing key: %v", err)
 	}
 	s, _ = ParseSecret([]byte("kind: Secret\nstringData:\n  auth: \"no colon\"\n"))
-	if _, err := s.File(""); err == nil || !strings.Contains(err.Error(), "data.auth: line 1") {
+	if _, err := s.File(""); err == nil || !strings.Contains(err.Error(), `stringData["auth"]: line 1`) {
 		t.Errorf("broken htpasswd in secret: %v", err)
 	}
-	if _, err := ParseSecret(bytes.Repeat([]byte(" "), MaxFileSize+1)); !errors.Is(err, ErrTooLarge) {
+	// A Secret holds at most 1 MiB: a manifest over 3 MiB is none.
+	if _, err := ParseSecret(bytes.Repeat([]byte(" "), MaxSecretSize+1)); !errors.Is(err, ErrSecretTooLarge) || !strings.Contains(err.Error(), "3 MiB") {
 		t.Errorf("oversize: %v", err)
+	}
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	os.WriteFile(big, append([]byte("kind: Secret\n#"), bytes.Repeat([]byte("x"), MaxSecretSize)...), 0o600)
+	if err := UpdateSecretFile(big, "", setUser("a", "{SHA}x")); !errors.Is(err, ErrSecretTooLarge) || !strings.Contains(err.Error(), big) {
+		t.Errorf("oversize manifest file: %v", err)
 	}
 }
 

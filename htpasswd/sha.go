@@ -4,6 +4,7 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
+	"strings"
 )
 
 // {SHA} and {SSHA} (salted SHA-1, as OpenLDAP writes it) and {PLAIN}: weak
@@ -20,6 +21,9 @@ func parseSHA1(h string) (Hash, error) {
 }
 
 func (h *sha1Hash) Verify(password []byte) bool {
+	if hasNUL(password) {
+		return false
+	}
 	sum := sha1.Sum(password)
 	return equal(sum[:], h.sum)
 }
@@ -35,15 +39,18 @@ type sshaHash struct{ sum, salt []byte }
 
 func parseSSHA(h string) (Hash, error) {
 	raw, err := base64.StdEncoding.Strict().DecodeString(h[len("{SSHA}"):])
-	// A salt is required: without one this is {SHA} under the wrong name,
-	// and nginx rejects it too.
-	if err != nil || len(raw) <= sha1.Size {
+	// The salt may be empty, which makes this {SHA} under another name:
+	// nginx accepts it so.
+	if err != nil || len(raw) < sha1.Size {
 		return nil, malformed(SSHA, "must be the base64 of a SHA-1 digest followed by a salt")
 	}
 	return &sshaHash{sum: raw[:sha1.Size], salt: raw[sha1.Size:]}, nil
 }
 
 func (h *sshaHash) Verify(password []byte) bool {
+	if hasNUL(password) {
+		return false
+	}
 	d := sha1.New()
 	d.Write(password)
 	d.Write(h.salt)
@@ -54,9 +61,23 @@ func (h *sshaHash) Cost() int      { return 0 }
 
 type plainHash string
 
+func parsePlain(h string) (Hash, error) {
+	pw := h[len("{PLAIN}"):]
+	// nginx compares C strings and ends a line's hash at a CR: it would
+	// take only what comes before either. Never matching is the safe
+	// reading, and lint says why.
+	if strings.ContainsAny(pw, "\x00\r") {
+		return nil, malformed(Plain, "contains a NUL or CR byte, where nginx ends the password")
+	}
+	return plainHash(pw), nil
+}
+
 // Verify compares digests, not the strings, so that the time taken does
 // not depend on where, or whether by length, they differ.
 func (h plainHash) Verify(password []byte) bool {
+	if hasNUL(password) {
+		return false
+	}
 	a, b := sha256.Sum256([]byte(h)), sha256.Sum256(password)
 	return equal(a[:], b[:])
 }

@@ -65,6 +65,9 @@ func parseSHACrypt(h string, s Scheme) (Hash, error) {
 }
 
 func (h *shaCryptHash) Verify(password []byte) bool {
+	if hasNUL(password) {
+		return false
+	}
 	return equal(shaCrypt(h.scheme, password, h.salt, h.rounds), h.sum)
 }
 func (h *shaCryptHash) Scheme() Scheme { return h.scheme }

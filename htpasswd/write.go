@@ -2,6 +2,8 @@ package htpasswd
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,10 +13,23 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // DefaultMode is the mode of a file that Update creates.
 const DefaultMode fs.FileMode = 0o640
+
+// Errors from edits (Update, UpdateSecretFile, WriteFileAtomic).
+var (
+	// ErrSymlink: the path to edit is a symbolic link. Edits do not
+	// follow one: whoever can write its directory could point it at a
+	// file they cannot read or write themselves.
+	ErrSymlink = errors.New("is a symbolic link, which an edit does not follow")
+	// ErrChanged: the file was replaced during the edit by a writer that
+	// does not take the lock. The new content is not written.
+	ErrChanged = errors.New("replaced by another program during the edit; not written, try again")
+)
 
 // ReadFile parses the file at path. Errors name the path.
 func ReadFile(path string) (*File, error) {
@@ -71,13 +86,16 @@ var beforeRename func(tmp string) error
 // anything else fails, the file is left as it was. Concurrent Updates of one
 // path, from any number of processes, lose nothing.
 //
-// A path that is a symlink is written through: its target is replaced and
-// the link stays.
+// path must name the file itself: a symbolic link is refused with an error
+// wrapping ErrSymlink. Whoever can write the file's directory could point a
+// link at a file they can neither read nor write, and have the next edit by
+// root copy it or write into it. Links among the directories above the file
+// are followed.
 func Update(path string, create bool, fn func(*File) error) error {
-	return update(path, create, func(target string, data []byte) ([]byte, error) {
+	return update(path, create, MaxFileSize, func(data []byte) ([]byte, error) {
 		f, err := Parse(bytes.NewReader(data))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", target, err)
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		if err := fn(f); err != nil {
 			return nil, err
@@ -87,155 +105,199 @@ func Update(path string, create bool, fn func(*File) error) error {
 }
 
 // update is the locked read-modify-write under Update and
-// UpdateSecretFile. It resolves path to its target, takes the target's lock
-// (lockFile), reads the target (a missing one is an error, or empty content
-// when create is true), passes the content to edit and writes what edit
-// returns the way WriteFileAtomic does. An error from edit leaves the file
-// as it was.
-func update(path string, create bool, edit func(target string, data []byte) ([]byte, error)) error {
-	target, err := resolve(path)
+// UpdateSecretFile. It opens path's directory, takes the lock (lockFile),
+// removes the temp files of crashed edits (removeStaleTemps), opens the
+// file once, without following a link, and reads at most limit bytes
+// through that descriptor (a missing file is an error, or empty content
+// when create is true). It passes the content to edit and writes what edit
+// returns the way WriteFileAtomic does, with the mode, owner, group and
+// ACL of the file it read, taken from the same descriptor: never from what
+// the path names by then. An error from edit leaves the file as it was.
+func update(path string, create bool, limit int, edit func(data []byte) ([]byte, error)) error {
+	t, err := openTarget(path)
 	if err != nil {
 		return err
 	}
-	lock, err := lockFile(target)
+	defer t.dir.Close()
+	lock, err := t.lockFile()
 	if err != nil {
 		return err
 	}
 	defer lock.Close() // releases the lock
+	t.removeStaleTemps()
 
-	data, err := readFile(target)
-	if errors.Is(err, fs.ErrNotExist) && create {
-		data, err = nil, nil
-	}
-	if err != nil {
+	old, err := t.openOld()
+	var data []byte
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && create:
+		shareLock(lock, -1)
+	case err != nil:
 		return err
-	}
-	out, err := edit(target, data)
-	if err != nil {
-		return err
-	}
-	return writeAtomic(target, out, DefaultMode) // an existing file keeps its own mode
-}
-
-// lockMode is the lock file's mode: whoever may edit the file through its
-// group may lock it too.
-const lockMode fs.FileMode = 0o660
-
-// lockFile takes an exclusive flock on target's sidecar lock, target+".lock",
-// creating it if needed, and returns it open: closing it releases the lock.
-// Locking target itself would not work, as the rename replaces it. The lock
-// file is left in place, mode 0660 and, when the caller may set it, in
-// target's group, so that the editors who share the file through its group
-// share the lock. A lock path that is a symbolic link is refused: whoever
-// may write the directory could point it at another file.
-func lockFile(target string) (*os.File, error) {
-	lock, err := os.OpenFile(target+".lock", os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, lockMode)
-	if errors.Is(err, fs.ErrPermission) {
-		return nil, fmt.Errorf("lock: %w (every editor must be able to write the lock file: give it the file's group and mode 0660)", err)
-	} else if err != nil {
-		return nil, fmt.Errorf("lock: %w", err)
-	}
-	shareLock(lock, target)
-	if err := flock(lock); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("lock %s: %w", lock.Name(), err)
-	}
-	return lock, nil
-}
-
-// shareLock gives a lock file of ours lockMode (the umask narrows the mode
-// it is created with, and earlier versions made it 0600) and target's group.
-// Both are best effort: the lock works for us either way. A file with
-// another link is left alone: it may be another file of ours, linked there.
-func shareLock(lock *os.File, target string) {
-	fi, err := lock.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		return
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || int(st.Uid) != os.Geteuid() || st.Nlink != 1 {
-		return
-	}
-	if fi.Mode().Perm() != lockMode {
-		lock.Chmod(lockMode)
-	}
-	if tfi, err := os.Stat(target); err == nil {
-		if tst, ok := tfi.Sys().(*syscall.Stat_t); ok && tst.Gid != st.Gid {
-			lock.Chown(-1, int(tst.Gid))
-		}
-	}
-}
-
-func flock(f *os.File) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
+	default:
+		defer old.f.Close()
+		shareLock(lock, int(old.st.Gid))
+		if data, err = readAll(old.f, t.path, limit); err != nil {
 			return err
 		}
 	}
-}
-
-// resolve follows symlinks of an existing path; a missing path is returned
-// as it is.
-func resolve(path string) (string, error) {
-	target, err := filepath.EvalSymlinks(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return path, nil
+	out, err := edit(data)
+	if err != nil {
+		return err
 	}
-	return target, err
+	return t.replace(old, out, DefaultMode)
 }
 
-// WriteFileAtomic replaces path with data so that a crash leaves either the
-// old or the new content, never a mix: a temp file in the same directory,
-// fsync, the old file's mode, owner and group (mode for a new file), rename
-// over, fsync of the directory. It does not lock; see Update.
+// WriteFileAtomic replaces the file at path with data so that a crash
+// leaves either the old or the new content, never a mix: a temp file in the
+// same directory, fsync, the old file's mode, owner, group, POSIX ACL and
+// security labels (mode for a new file), rename over, fsync of the
+// directory. Like Update, it refuses a path that is a symbolic link
+// (ErrSymlink). It does not lock; see Update. Should the file be replaced
+// by someone else meanwhile, it writes nothing and returns ErrChanged.
 //
 // Only root can keep another user's ownership; other editors become the
 // owner, but the file keeps its group (a member of the group may set it).
 // When even the group cannot be kept, the file is left as it was and the
 // error says so: a file that silently changed group could lock out the
-// service that reads it through that group.
+// service that reads it through that group. The same holds for an ACL or
+// a security label that cannot be copied.
 func WriteFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	target, err := resolve(path)
+	t, err := openTarget(path)
 	if err != nil {
 		return err
 	}
-	return writeAtomic(target, data, mode)
+	defer t.dir.Close()
+	old, err := t.openOld()
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		old = nil
+	case err != nil:
+		return err
+	default:
+		defer old.f.Close()
+	}
+	return t.replace(old, data, mode)
 }
 
-func writeAtomic(path string, data []byte, mode fs.FileMode) (err error) {
+// target is a file to edit, as an open directory and a name in it. Every
+// step after opening the directory names the file relative to that
+// descriptor (openat, fstatat, renameat), so it all happens in one
+// directory, whatever the directory's path names meanwhile.
+type target struct {
+	path    string // as the caller gave it, for errors
+	dirPath string
+	dir     *os.File
+	name    string
+}
+
+func openTarget(path string) (*target, error) {
+	dirPath, name := filepath.Split(path)
+	if name == "" {
+		return nil, fmt.Errorf("%s: is a directory", path)
+	}
+	if dirPath == "" {
+		dirPath = "."
+	}
+	dir, err := os.OpenFile(dirPath, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err // *fs.PathError names the directory
+	}
+	return &target{path: path, dirPath: dirPath, dir: dir, name: name}, nil
+}
+
+func (t *target) dirfd() int { return int(t.dir.Fd()) }
+
+// oldFile is the file being replaced, open, and its status from that
+// descriptor.
+type oldFile struct {
+	f  *os.File
+	st unix.Stat_t
+}
+
+// openOld opens the file for reading, without following a symbolic link
+// (ErrSymlink) and without blocking on a FIFO, and refuses anything but a
+// regular file.
+func (t *target) openOld() (*oldFile, error) {
+	fd, err := unix.Openat(t.dirfd(), t.name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		var st unix.Stat_t
+		if unix.Fstatat(t.dirfd(), t.name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return nil, &fs.PathError{Op: "edit", Path: t.path, Err: ErrSymlink}
+		}
+		return nil, &fs.PathError{Op: "open", Path: t.path, Err: err}
+	}
+	old := &oldFile{f: os.NewFile(uintptr(fd), t.path)}
+	if err := unix.Fstat(fd, &old.st); err != nil {
+		old.f.Close()
+		return nil, &fs.PathError{Op: "stat", Path: t.path, Err: err}
+	}
+	switch old.st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return old, nil
+	case unix.S_IFDIR:
+		old.f.Close()
+		return nil, fmt.Errorf("%s: is a directory", t.path)
+	}
+	old.f.Close()
+	return nil, fmt.Errorf("%s: not a regular file", t.path)
+}
+
+// readAll reads at most limit bytes of f, which path names in errors.
+func readAll(f *os.File, path string, limit int) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return nil, err // *fs.PathError names the path
+	}
+	if len(data) > limit {
+		if limit == MaxSecretSize {
+			return nil, fmt.Errorf("%s: %w", path, ErrSecretTooLarge)
+		}
+		return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
+	}
+	return data, nil
+}
+
+// replace writes data to a new temp file in the directory and renames it
+// over the file. The temp file gets old's owner and group (keepOwner), its
+// extended attributes that carry access or security meaning (copyXattrs:
+// and its mode; a new file gets mode. Right
+// before the rename, the name must still be old's inode (or still be
+// missing): otherwise someone replaced the file without taking the lock,
+// and nothing is written (ErrChanged).
+func (t *target) replace(old *oldFile, data []byte, mode fs.FileMode) (err error) {
 	uid, gid := -1, -1
-	if fi, err := os.Stat(path); err == nil {
-		if fi.IsDir() {
-			return fmt.Errorf("%s: is a directory", path)
-		}
-		mode = fi.Mode().Perm()
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			uid, gid = int(st.Uid), int(st.Gid)
-		}
+	if old != nil {
+		mode = fs.FileMode(old.st.Mode).Perm()
+		uid, gid = int(old.st.Uid), int(old.st.Gid)
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	tmp, tmpName, err := t.createTemp()
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
 			tmp.Close()
-			os.Remove(tmp.Name())
+			unix.Unlinkat(t.dirfd(), tmpName, 0)
 		}
 	}()
 	if _, err = tmp.Write(data); err != nil {
 		return err
 	}
-	// Group first, then mode: the temp file is 0600 until it is in the
-	// old file's group, never readable by the editor's own group.
+	// Group, then ACL and labels, then mode. The temp file is 0600 until
+	// it is in the old file's group, never readable by the editor's own
+	// group. An ACL set while the mode is still 0600 gives no one more
+	// than the old file did, whereas chmod first would give the owning
+	// group the ACL mask's permissions until the ACL is set. Setting the
+	// ACL sets the group bits to its mask; the mode set after it agrees,
+	// as the old file's group bits were its mask.
 	if uid >= 0 {
 		if err = keepOwner(tmp, uid, gid); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return fmt.Errorf("%s: %w", t.path, err)
+		}
+	}
+	if old != nil {
+		if err = copyXattrs(old.f, tmp); err != nil {
+			return fmt.Errorf("%s: %w; the file is left unchanged", t.path, err)
 		}
 	}
 	if err = tmp.Chmod(mode); err != nil {
@@ -252,14 +314,156 @@ func writeAtomic(path string, data []byte, mode fs.FileMode) (err error) {
 			return err
 		}
 	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
+	if err = t.unchanged(old); err != nil {
 		return err
 	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
+	if err = unix.Renameat(t.dirfd(), tmpName, t.dirfd(), t.name); err != nil {
+		return &os.LinkError{Op: "rename", Old: tmp.Name(), New: t.path, Err: err}
 	}
+	t.dir.Sync()
 	return nil
+}
+
+// unchanged checks that the name is still old's inode, or still missing
+// when there was no old file.
+func (t *target) unchanged(old *oldFile) error {
+	var st unix.Stat_t
+	err := unix.Fstatat(t.dirfd(), t.name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	switch {
+	case err == nil && old != nil && st.Dev == old.st.Dev && st.Ino == old.st.Ino:
+		return nil
+	case errors.Is(err, unix.ENOENT) && old == nil:
+		return nil
+	case err != nil && !errors.Is(err, unix.ENOENT):
+		return &fs.PathError{Op: "stat", Path: t.path, Err: err}
+	}
+	return fmt.Errorf("%s: %w", t.path, ErrChanged)
+}
+
+// tempPrefix starts the names of a file's temp files: ".NAME.tmp-", then
+// 16 hex digits (earlier versions used os.CreateTemp: decimal digits).
+func tempPrefix(name string) string { return "." + name + ".tmp-" }
+
+// createTemp creates a new temp file, mode 0600, in the directory.
+func (t *target) createTemp() (*os.File, string, error) {
+	for {
+		var b [8]byte
+		rand.Read(b[:])
+		name := tempPrefix(t.name) + hex.EncodeToString(b[:])
+		fd, err := unix.Openat(t.dirfd(), name, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if errors.Is(err, unix.EEXIST) {
+			continue
+		}
+		path := filepath.Join(t.dirPath, name)
+		if err != nil {
+			return nil, "", &fs.PathError{Op: "create", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), path), name, nil
+	}
+}
+
+// removeStaleTemps removes the temp files of edits of this file that
+// crashed between writing and renaming: each is a whole copy of the file,
+// hashes and all, with its mode and group. Under the lock no edit is under
+// way (WriteFileAtomic, which takes no lock, may lose its temp file and
+// fail), so every file of our naming is stale. Only regular files with one
+// link, owned by the editor, named exactly as ours (tempPrefix and then
+// 1 to 20 hex digits) are removed: nothing of another user's. Failures are
+// ignored: the edit goes on.
+func (t *target) removeStaleTemps() {
+	// A descriptor of its own (reading moves the offset), of the same
+	// directory.
+	fd, err := unix.Openat(t.dirfd(), ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	d := os.NewFile(uintptr(fd), t.dirPath)
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	prefix := tempPrefix(t.name)
+	for _, name := range names {
+		if !isTempName(name, prefix) {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Fstatat(t.dirfd(), name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			continue
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Nlink == 1 && int(st.Uid) == os.Geteuid() {
+			unix.Unlinkat(t.dirfd(), name, 0)
+		}
+	}
+}
+
+func isTempName(name, prefix string) bool {
+	if len(name) <= len(prefix) || len(name) > len(prefix)+20 || name[:len(prefix)] != prefix {
+		return false
+	}
+	for _, c := range []byte(name[len(prefix):]) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// lockMode is the lock file's mode: whoever may edit the file through its
+// group may lock it too.
+const lockMode fs.FileMode = 0o660
+
+// lockFile takes an exclusive flock on the file's sidecar lock, NAME.lock,
+// creating it if needed, and returns it open: closing it releases the lock.
+// Locking the file itself would not work, as the rename replaces it. The
+// lock file is left in place, mode 0660 and, when the caller may set it, in
+// the file's group (shareLock), so that the editors who share the file
+// through its group share the lock. A lock path that is a symbolic link is
+// refused: whoever may write the directory could point it at another file.
+func (t *target) lockFile() (*os.File, error) {
+	path := t.path + ".lock"
+	fd, err := unix.Openat(t.dirfd(), t.name+".lock", unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(lockMode))
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("lock: %w (every editor must be able to write the lock file: give it the file's group and mode 0660)", &fs.PathError{Op: "open", Path: path, Err: err})
+	} else if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("lock: %s: is a symbolic link; remove it", path)
+	} else if err != nil {
+		return nil, fmt.Errorf("lock: %w", &fs.PathError{Op: "open", Path: path, Err: err})
+	}
+	lock := os.NewFile(uintptr(fd), path)
+	if err := flock(lock); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return lock, nil
+}
+
+// shareLock gives a lock file of ours lockMode (the umask narrows the mode
+// it is created with, and earlier versions made it 0600) and the file's
+// group gid (-1 when there is no file yet). Both are best effort: the lock
+// works for us either way. A file with another link is left alone: it may
+// be another file of ours, linked there.
+func shareLock(lock *os.File, gid int) {
+	var st unix.Stat_t
+	if unix.Fstat(int(lock.Fd()), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return
+	}
+	if int(st.Uid) != os.Geteuid() || st.Nlink != 1 {
+		return
+	}
+	if fs.FileMode(st.Mode).Perm() != lockMode {
+		lock.Chmod(lockMode)
+	}
+	if gid >= 0 && uint32(gid) != st.Gid {
+		lock.Chown(-1, gid)
+	}
+}
+
+func flock(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
 }
 
 // keepOwner gives f, the new file, the owner and group of the file it

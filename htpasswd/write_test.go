@@ -112,6 +112,55 @@ func TestUpdateFailureLeavesFile(t *testing.T) {
 	}
 }
 
+// A crash between writing the temp file and renaming it leaves the temp
+// file: a whole copy of the hashes, readable as the file is. The next edit
+// removes it, under the lock, and nothing else: only regular files of the
+// editor's with one link and exactly our temp files' names.
+func TestUpdateRemovesStaleTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "htpasswd")
+	must(t, os.WriteFile(path, []byte("a:{SHA}x\n"), 0o640))
+	stale := []string{
+		".htpasswd.tmp-0123456789abcdef", // this version's
+		".htpasswd.tmp-3141592653",       // os.CreateTemp's, in earlier versions
+	}
+	kept := []string{
+		".htpasswd.tmp-notours",
+		".htpasswd.tmp-",
+		".htpasswd.tmp-123456789012345678901",
+		".htpasswd.tmp-0123456789ABCDEF",
+		".htpasswd.lock.tmp-123",
+		".other.tmp-123",
+		"htpasswd.tmp-123",
+	}
+	for _, name := range append(stale, kept...) {
+		must(t, os.WriteFile(filepath.Join(dir, name), []byte("a:{SHA}x\n"), 0o640))
+	}
+	// A link of that name, and a file with a second link.
+	must(t, os.Symlink("htpasswd", filepath.Join(dir, ".htpasswd.tmp-1")))
+	must(t, os.Link(filepath.Join(dir, ".htpasswd.tmp-notours"), filepath.Join(dir, ".htpasswd.tmp-2")))
+	kept = append(kept, ".htpasswd.tmp-1", ".htpasswd.tmp-2")
+	if os.Geteuid() == 0 { // another user's
+		name := ".htpasswd.tmp-3"
+		must(t, os.WriteFile(filepath.Join(dir, name), nil, 0o600))
+		must(t, os.Chown(filepath.Join(dir, name), 4321, 4321))
+		kept = append(kept, name)
+	}
+	if err := Update(path, false, setUser("b", "{SHA}y")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range stale {
+		if _, err := os.Lstat(filepath.Join(dir, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("stale temp file %s not removed: %v", name, err)
+		}
+	}
+	for _, name := range kept {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s removed: %v", name, err)
+		}
+	}
+}
+
 func TestUpdateConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "htpasswd")
 	var wg sync.WaitGroup
@@ -136,7 +185,9 @@ func TestUpdateConcurrent(t *testing.T) {
 	}
 }
 
-func TestUpdateThroughSymlink(t *testing.T) {
+// An edit does not follow a symbolic link at FILE: the error names FILE,
+// and neither the link nor its target changes. Reading follows it.
+func TestUpdateRefusesSymlink(t *testing.T) {
 	dir := t.TempDir()
 	target := filepath.Join(dir, "real")
 	link := filepath.Join(dir, "link")
@@ -144,14 +195,75 @@ func TestUpdateThroughSymlink(t *testing.T) {
 	if err := os.Symlink("real", link); err != nil {
 		t.Fatal(err)
 	}
-	if err := Update(link, false, setUser("b", "{SHA}y")); err != nil {
-		t.Fatal(err)
+	if err := Update(link, false, setUser("b", "{SHA}y")); !errors.Is(err, ErrSymlink) || !strings.Contains(err.Error(), link) {
+		t.Errorf("Update through a link: %v", err)
+	}
+	if err := Update(link, true, setUser("b", "{SHA}y")); !errors.Is(err, ErrSymlink) {
+		t.Errorf("Update with create through a link: %v", err)
+	}
+	if err := WriteFileAtomic(link, []byte("b:{SHA}y\n"), 0o640); !errors.Is(err, ErrSymlink) {
+		t.Errorf("WriteFileAtomic through a link: %v", err)
+	}
+	// A dangling link is no missing file to create.
+	dangling := filepath.Join(dir, "dangling")
+	os.Symlink("nowhere", dangling)
+	if err := Update(dangling, true, setUser("b", "{SHA}y")); !errors.Is(err, ErrSymlink) {
+		t.Errorf("Update with create through a dangling link: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nowhere")); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("a dangling link's target was created")
 	}
 	if fi, _ := os.Lstat(link); fi.Mode()&fs.ModeSymlink == 0 {
 		t.Error("symlink replaced by a file")
 	}
-	if b, _ := os.ReadFile(target); string(b) != "a:{SHA}x\nb:{SHA}y\n" {
+	if b, _ := os.ReadFile(target); string(b) != "a:{SHA}x\n" {
 		t.Errorf("target %q", b)
+	}
+	if f, err := ReadFile(link); err != nil || f.Len() != 1 {
+		t.Errorf("ReadFile through a link: %v", err)
+	}
+}
+
+// A writer that does not take the lock replaces the file during the edit:
+// the edit writes nothing rather than overwrite it with stale content.
+func TestUpdateFileReplacedDuringEdit(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "htpasswd")
+	os.WriteFile(path, []byte("a:{SHA}x\n"), 0o640)
+	beforeRename = func(string) error {
+		os.WriteFile(filepath.Join(dir, "other"), []byte("z:{SHA}z\n"), 0o640)
+		return os.Rename(filepath.Join(dir, "other"), path)
+	}
+	defer func() { beforeRename = nil }()
+	if err := Update(path, false, setUser("b", "{SHA}y")); !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), path) {
+		t.Errorf("Update of a file replaced meanwhile: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "z:{SHA}z\n" {
+		t.Errorf("content %q, want the other writer's", b)
+	}
+	// The same for a file created meanwhile.
+	fresh := filepath.Join(dir, "fresh")
+	beforeRename = func(string) error { return os.WriteFile(fresh, []byte("z:{SHA}z\n"), 0o640) }
+	if err := Update(fresh, true, setUser("b", "{SHA}y")); !errors.Is(err, ErrChanged) {
+		t.Errorf("Update of a file created meanwhile: %v", err)
+	}
+	beforeRename = nil
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temp file left behind: %s", e.Name())
+		}
+	}
+}
+
+// A FIFO at FILE is refused, not waited on.
+func TestUpdateRefusesFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "htpasswd")
+	if err := syscall.Mkfifo(path, 0o640); err != nil {
+		t.Skip(err)
+	}
+	if err := Update(path, false, setUser("b", "{SHA}y")); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("Update of a FIFO: %v", err)
 	}
 }
 

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/authreq/authreq/htpasswd"
 	"github.com/urfave/cli/v3"
@@ -87,6 +92,9 @@ func setPassword(e *env, cmd *cli.Command, add bool) error {
 	}
 	ps, err := newPasswordSource(cmd, t)
 	if err != nil {
+		return err
+	}
+	if err := t.checkEditable(); err != nil {
 		return err
 	}
 	// Check before asking for a password, and again under the lock.
@@ -230,18 +238,53 @@ func listCommand(e *env) *cli.Command {
 				list = append(list, le)
 			}
 			if cmd.Bool("json") {
-				enc := json.NewEncoder(e.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(list)
+				out, err := json.MarshalIndent(list, "", "  ")
+				if err != nil {
+					return err
+				}
+				_, err = e.stdout.Write(append(escapeUnprintable(out), '\n'))
+				return err
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "USER\tSCHEME\tLINE\tNOTE")
 			for _, le := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", le.User, le.Scheme, le.Line, le.Problem)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", shownUser(le.User), le.Scheme, le.Line, le.Problem)
 			}
 			return tw.Flush()
 		},
 	}
+}
+
+// shownUser is a user name as list prints it: as it is, or quoted, as
+// lint quotes every name, when it holds what a terminal would not show as
+// itself (bidi and other format characters that reorder or hide text,
+// non-breaking spaces; control characters are no valid name) or a quote.
+func shownUser(u string) string {
+	if q := strconv.Quote(u); q[1:len(q)-1] != u {
+		return q
+	}
+	return u
+}
+
+// escapeUnprintable writes the non-ASCII characters of JSON text that are
+// not printable (bidi controls among them) as \u escapes: the same JSON
+// value, but inert on a terminal. encoding/json escapes ASCII controls
+// only. Non-ASCII bytes occur only inside JSON strings.
+func escapeUnprintable(js []byte) []byte {
+	var b bytes.Buffer
+	for _, r := range string(js) {
+		if r < utf8.RuneSelf || unicode.IsPrint(r) {
+			b.WriteRune(r)
+			continue
+		}
+		if r > 0xffff {
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, "\\u%04x\\u%04x", r1, r2)
+			continue
+		}
+		fmt.Fprintf(&b, "\\u%04x", r)
+	}
+	return b.Bytes()
 }
 
 func lintCommand(e *env) *cli.Command {

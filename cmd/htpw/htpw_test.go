@@ -105,6 +105,49 @@ func TestAddPasswdDeleteVerify(t *testing.T) {
 	h.want(h.run("x\n", "add", "-f", h.dir, "--stdin", "alice"), 1, "is a directory")
 }
 
+// An edit refuses a FILE that is a symbolic link, before asking for a
+// password, and says what to do instead.
+func TestEditRefusesSymlink(t *testing.T) {
+	h := newHarness(t)
+	real := filepath.Join(h.dir, "real")
+	os.WriteFile(real, []byte("alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n"), 0o640)
+	link := filepath.Join(h.dir, "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	h.tty, h.typed = true, []string{secretPassword, secretPassword}
+	for _, args := range [][]string{
+		{"add", "-f", link, "bob"},
+		{"passwd", "-f", link, "alice"},
+		{"delete", "-f", link, "alice"},
+	} {
+		r := h.run("", args...)
+		h.want(r, 1, link+": is a symbolic link")
+		if !strings.Contains(r.stderr, "htpw: hint: pass the path of the file itself") {
+			t.Errorf("%s: no hint: %q", args[0], r.stderr)
+		}
+	}
+	if len(h.asked) != 0 {
+		t.Errorf("asked for a password before refusing: %q", h.asked)
+	}
+	if b, _ := os.ReadFile(real); string(b) != "alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n" {
+		t.Errorf("the link's target changed: %q", b)
+	}
+	// Reading through a link is fine.
+	h.want(h.run("", "list", "-f", link), 0, "")
+	// So is a manifest through a link, unless written back in place.
+	manifest, _ := os.ReadFile(filepath.Join("testdata", "secret-kubectl.yaml"))
+	sreal := filepath.Join(h.dir, "secret.yaml")
+	os.WriteFile(sreal, manifest, 0o600)
+	sl := filepath.Join(h.dir, "secret-link.yaml")
+	os.Symlink(sreal, sl)
+	h.want(h.run("", "delete", "--secret", sl, "alice"), 0, "")
+	h.want(h.run("", "delete", "--secret", sl, "--in-place", "alice"), 1, "is a symbolic link")
+	if b, _ := os.ReadFile(sreal); !bytes.Equal(b, manifest) {
+		t.Error("the manifest behind the link changed")
+	}
+}
+
 func TestEnvAndDefaultFile(t *testing.T) {
 	h := newHarness(t)
 	h.extEnv["HTPASSWD_FILE"] = h.file
@@ -129,6 +172,8 @@ func TestPasswordRules(t *testing.T) {
 	if !strings.Contains(r.stderr, "hint: use --algo sha512") {
 		t.Errorf("no hint: %q", r.stderr)
 	}
+	// nginx would read it only up to the NUL.
+	h.want(h.run("pw\x00junk\n", "add", "-f", f, "--stdin", "--algo", "sha512", "alice"), 1, "NUL byte")
 	h.want(h.run(strings.Repeat("x", 100)+"\n", "add", "-f", f, "--stdin", "--algo", "sha512", "alice"), 0, "")
 	h.want(h.run("x\n", "add", "-f", f, "--stdin", "a:b"), 2, "contains ':'")
 	h.want(h.run("x\n", "add", "-f", f, "--stdin", "a\x01b"), 2, "control character")
@@ -220,6 +265,10 @@ func TestListAndLint(t *testing.T) {
 	}
 	os.WriteFile(h.file, []byte("alice:$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.\n"), 0o640)
 	h.want(h.run("", "lint", "-f", h.file), 0, "1 users, no problems")
+	os.WriteFile(h.file, []byte("slow:$2y$16$aaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"), 0o640)
+	if r := h.run("", "lint", "-f", h.file); r.code != 1 || !strings.Contains(r.stdout, `:1: slow-hash: user "slow": bcrypt cost 16: each check takes seconds`) {
+		t.Errorf("lint of a slow hash: %+v", r)
+	}
 	os.WriteFile(h.file, []byte("alice:x\nbroken line\n"), 0o640)
 	r = h.run("", "lint", "-f", h.file)
 	if r.code != 1 || !strings.Contains(r.stdout, ":1: unknown-scheme") || !strings.Contains(r.stdout, ":2: malformed-line: missing ':'") {
@@ -232,6 +281,41 @@ func TestListAndLint(t *testing.T) {
 	h.want(h.run("x\n", "add", "-f", h.file, "--stdin", "bob"), 1, "line 2")
 	if b, _ := os.ReadFile(h.file); string(b) != "alice:x\nbroken line\n" {
 		t.Error("add changed a broken file")
+	}
+}
+
+// list shows a user name that holds bidi or other unprintable characters
+// quoted, as lint's messages do, so that "adm\u202euser" cannot pass for
+// "adm" followed by something reversed; its JSON carries such characters
+// escaped, the same strings once decoded.
+func TestListEscapesNames(t *testing.T) {
+	h := newHarness(t)
+	names := []string{"alice", "adm\u202euser", "x\u00a0y", "tag\U000e0041", "caf\u00e9", "emoji\U0001f600"}
+	var content strings.Builder
+	for _, n := range names {
+		content.WriteString(n + ":{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")
+	}
+	os.WriteFile(h.file, []byte(content.String()), 0o640)
+	r := h.run("", "list", "-f", h.file)
+	for _, want := range []string{"\nalice ", `"adm\u202euser"`, `"x\u00a0y"`, `"tag\U000e0041"`, "\ncaf\u00e9 ", "\nemoji\U0001f600 "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("list lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r2 := h.run("", "list", "-f", h.file, "--json")
+	for _, out := range []string{r.stdout, r2.stdout} {
+		if strings.ContainsAny(out, "\u202e\u00a0\U000e0041") {
+			t.Errorf("raw unprintable characters in %q", out)
+		}
+	}
+	var list []listEntry
+	if err := json.Unmarshal([]byte(r2.stdout), &list); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range names {
+		if i >= len(list) || list[i].User != n {
+			t.Errorf("JSON user %d: %+v, want %q", i, list, n)
+		}
 	}
 }
 
@@ -303,7 +387,8 @@ func TestEditSecret(t *testing.T) {
 	manifest, _ := os.ReadFile("testdata/secret-kubectl.yaml")
 	h.want(h.run(string(manifest), "add", "--secret", "-", "--stdin", "bob"), 1, "both want standard input")
 	h.want(h.run("kind: Secret\ndata:\n  other: eA==\n", "list", "--secret", "-", "--format", "auth-file"), 1, `no "auth" key`)
-	h.want(h.run("kind: Secret\ndata:\n  auth: '***'\n", "list", "--secret", "-"), 1, "data.auth: invalid base64")
+	h.want(h.run("kind: Secret\ndata:\n  auth: '***'\n", "list", "--secret", "-"), 1, `data["auth"]: invalid base64`)
+	h.want(h.run("kind: Secret\n#"+strings.Repeat("x", htpasswd.MaxSecretSize), "list", "--secret", "-"), 1, "larger than 3 MiB")
 	h.want(h.run("kind: ConfigMap\n", "list", "--secret", "-"), 1, "not a Kubernetes Secret")
 	h.want(h.run("", "list", "--secret", "-", "--in-place"), 2, "--in-place")
 	m, _ := os.ReadFile("testdata/secret-authmap.yaml")

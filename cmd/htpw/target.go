@@ -97,16 +97,20 @@ func (t *target) loadSecret() (*htpasswd.Secret, error) {
 	if t.secret != nil {
 		return t.secret, nil
 	}
-	var data []byte
-	var err error
-	if t.secretPath == "-" {
-		data, err = io.ReadAll(io.LimitReader(t.e.stdin, htpasswd.MaxFileSize+1))
-	} else {
-		if fi, serr := os.Stat(t.secretPath); serr == nil && fi.IsDir() {
+	in := t.e.stdin
+	if t.secretPath != "-" {
+		f, err := os.Open(t.secretPath)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
 			return nil, fmt.Errorf("%s: is a directory", t.secretPath)
 		}
-		data, err = os.ReadFile(t.secretPath)
+		in = f
 	}
+	// One byte over the limit is enough for ParseSecret to refuse it.
+	data, err := io.ReadAll(io.LimitReader(in, htpasswd.MaxSecretSize+1))
 	if err != nil {
 		return nil, err
 	}
@@ -162,15 +166,50 @@ func (t *target) exists() bool {
 	return !errors.Is(err, fs.ErrNotExist)
 }
 
+// editedPath is the file an edit writes: the htpasswd file, the manifest
+// with --in-place, or "" when the result goes to stdout.
+func (t *target) editedPath() string {
+	switch {
+	case !t.isSecret():
+		return t.path
+	case t.inPlace:
+		return t.secretPath
+	}
+	return ""
+}
+
+// checkEditable fails early, before a password prompt, for a file that
+// the edit would refuse: one that is a symbolic link.
+func (t *target) checkEditable() error {
+	p := t.editedPath()
+	if p == "" {
+		return nil
+	}
+	if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return editErr(&fs.PathError{Op: "edit", Path: p, Err: htpasswd.ErrSymlink})
+	}
+	return nil
+}
+
+// editErr adds a hint to the errors of an edit that say what to do.
+func editErr(err error) error {
+	if errors.Is(err, htpasswd.ErrSymlink) {
+		return withHint(err, "pass the path of the file itself (readlink -f shows where the link points), "+
+			"after checking that only you and root can change the link and the directories on its way")
+	}
+	return err
+}
+
 // edit applies fn and saves: an htpasswd file, or a Secret manifest back
 // to its file (--in-place), atomically under its lock, re-read under the
-// lock (a file is created if create); a Secret otherwise to stdout.
+// lock (a file is created if create); a Secret otherwise to stdout. The
+// file must not be a symbolic link (see htpasswd.Update).
 func (t *target) edit(create bool, fn func(*htpasswd.File) error) error {
 	switch {
 	case !t.isSecret():
-		return htpasswd.Update(t.path, create, fn)
+		return editErr(htpasswd.Update(t.path, create, fn))
 	case t.inPlace:
-		return htpasswd.UpdateSecretFile(t.secretPath, t.format, fn)
+		return editErr(htpasswd.UpdateSecretFile(t.secretPath, t.format, fn))
 	}
 	f, err := t.read()
 	if err != nil {
