@@ -174,7 +174,7 @@ func (b *Store) load() (*table, error) {
 				b.log.Warn("htpasswd: weak hash refused (rejectWeakHashes); this user cannot log in", "file", path, "line", e.Line, "user", e.User, "scheme", string(e.Parsed.Scheme()))
 				e.Parsed = nil
 				e.HashErr = errors.New("weak hash scheme refused")
-			case costly(e.Parsed):
+			case htpasswd.Costly(e.Parsed):
 				// Valid (nginx accepts it), but no decoy: a spray of unknown
 				// names must not be able to pin every CPU slot on it.
 				b.log.Warn("htpasswd: hash so costly that each check takes seconds of CPU; rehash it with htpw passwd", "file", path, "line", e.Line, "user", e.User,
@@ -196,19 +196,6 @@ func (b *Store) load() (*table, error) {
 		t.decoys = []decoy{{class: "fallback", hash: fallbackDummy(), weight: 1}}
 	}
 	return t, nil
-}
-
-// costly tells a hash whose check costs about a second or more: bcrypt
-// above cost 14, sha-crypt above 2,000,000 rounds (libxcrypt allows up to
-// 999,999,999: minutes).
-func costly(h htpasswd.Hash) bool {
-	switch h.Scheme() {
-	case htpasswd.Bcrypt:
-		return h.Cost() > 14
-	case htpasswd.SHA256Crypt, htpasswd.SHA512Crypt:
-		return h.Cost() > 2_000_000
-	}
-	return false
 }
 
 // decoyFor picks the decoy an unknown name is checked against, by weighted
