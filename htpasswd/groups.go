@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"unicode"
@@ -200,4 +201,40 @@ func (g *Groups) Remove(group, user string) bool {
 	}
 	g.lines = out
 	return changed
+}
+
+// ReadGroupsFile parses the group file at path. Errors name the path and,
+// for a parse error, the line.
+func ReadGroupsFile(path string) (*Groups, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	g, err := ParseGroups(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return g, nil
+}
+
+// UpdateGroups edits the group file at path as Update edits an htpasswd
+// file: under the lock, read once without following a link, written
+// atomically with the file's mode, owner, group and ACL; a missing file is
+// created (mode 0640) when create is true. If fn fails, the file is left as
+// it was.
+func UpdateGroups(path string, create bool, fn func(*Groups) error) error {
+	return update(path, create, MaxFileSize, func(data []byte) ([]byte, error) {
+		g, err := ParseGroups(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if err := fn(g); err != nil {
+			return nil, err
+		}
+		return g.Bytes(), nil
+	})
 }
