@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/authreq/authreq/htpasswd"
-	"github.com/authreq/authreq/internal/realtest"
 )
 
 // perUserAndIP: 0 (valid: perIP and perUser are set) and a pair
@@ -231,23 +230,7 @@ func TestSprayStaysBounded(t *testing.T) {
 // client address authreq records must be the TCP client's (127.0.0.1).
 func TestNginxHeaderTricks(t *testing.T) {
 	s := newTestServer(t, map[string]string{"alice": "alice-pw"}, nil)
-	ts := httptest.NewServer(s)
-	defer ts.Close()
-	snippets, _ := filepath.Abs("../nginx")
-	up := filepath.Join(t.TempDir(), "up.conf")
-	os.WriteFile(up, []byte("upstream authreq { server "+strings.TrimPrefix(ts.URL, "http://")+"; keepalive 4; }\n"), 0o644)
-	n := realtest.StartNginx(t, fmt.Sprintf(`
-include %s;
-server {
-    listen 127.0.0.1:{{PORT}};
-    underscores_in_headers on;
-    ignore_invalid_headers off;
-    include %s/authreq-location.conf;
-    location / {
-        include %s/authreq-protect.conf;
-        proxy_pass http://%s/healthz;
-    }
-}`, up, snippets, snippets, strings.TrimPrefix(ts.URL, "http://")))
+	n := nginxInFront(t, s, "underscores_in_headers on;\n    ignore_invalid_headers off;")
 	tricks := []string{
 		"X-Real-IP: 203.0.113.1\r\nX-Real-IP: 203.0.113.2\r\n",
 		"x-real-ip: 203.0.113.3\r\n",

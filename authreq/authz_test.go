@@ -154,7 +154,7 @@ func TestMLflowPresetThroughAuth(t *testing.T) {
 	}
 	n := 0
 	for _, r := range mlflow.Routes {
-		uri := policyExample(r)
+		uri := r.Example()
 		for form, build := range forms {
 			for u, level := range users {
 				method, path, hdr := build(r.Method, uri)
@@ -176,23 +176,6 @@ func TestMLflowPresetThroughAuth(t *testing.T) {
 		}
 	}
 	t.Logf("%d decisions", n)
-}
-
-// policyExample fills a route's placeholders; an artifact path leads with
-// experiment 1.
-func policyExample(r mlflow.Route) string {
-	segs := strings.Split(r.Path[1:], "/")
-	for i, seg := range segs {
-		switch {
-		case seg == "{artifact_path...}":
-			segs[i] = "1/model/MLmodel"
-		case strings.HasSuffix(seg, "...}"):
-			segs[i] = "a/b"
-		case strings.HasPrefix(seg, "{"):
-			segs[i] = "x1"
-		}
-	}
-	return "/" + strings.Join(segs, "/")
 }
 
 // policyExpect: may a user at level (or "admin") do a route's action?

@@ -248,19 +248,7 @@ func readGroups(path string) (*htpasswd.Groups, error) {
 	if err := regular(path); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	g, err := htpasswd.ParseGroups(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return g, nil
+	return htpasswd.ReadGroupsFile(path)
 }
 
 // Reload re-reads the files. A file that cannot be read (vanished, no

@@ -8,23 +8,6 @@ import (
 	"github.com/authreq/authreq/authreq/policy/mlflow"
 )
 
-// example fills a route's placeholders: one segment "x1", a rest "a/b"; an
-// artifact path leads with experiment 1.
-func example(r mlflow.Route) string {
-	segs := strings.Split(r.Path[1:], "/")
-	for i, s := range segs {
-		switch {
-		case s == "{artifact_path...}":
-			segs[i] = "1/model/MLmodel"
-		case strings.HasSuffix(s, "...}"):
-			segs[i] = "a/b"
-		case strings.HasPrefix(s, "{"):
-			segs[i] = "x1"
-		}
-	}
-	return "/" + strings.Join(segs, "/")
-}
-
 // levelsPolicy: defaultPermission NO_PERMISSIONS, one user per level, root
 // an admin.
 func levelsPolicy(t *testing.T) (*Policy, map[string]identity.Identity) {
@@ -65,7 +48,7 @@ func expect(action, level string) bool {
 func TestMLflowPresetEveryRoute(t *testing.T) {
 	p, users := levelsPolicy(t)
 	for _, r := range mlflow.Routes {
-		path := example(r)
+		path := r.Example()
 		methods := []string{r.Method}
 		if r.Method == "GET" {
 			methods = append(methods, "HEAD")

@@ -211,3 +211,21 @@ func parseVersion(v string) (int, error) {
 	minor, _ := strconv.Atoi(m[2])
 	return major*1000 + minor, nil
 }
+
+// Example is a path the route matches: each placeholder filled, one
+// segment as "x1", a rest as "a/b", an artifact path leading with
+// experiment 1. For tests and documentation.
+func (r Route) Example() string {
+	segs := strings.Split(r.Path[1:], "/")
+	for i, s := range segs {
+		switch {
+		case s == "{artifact_path...}":
+			segs[i] = "1/model/MLmodel"
+		case strings.HasSuffix(s, "...}"):
+			segs[i] = "a/b"
+		case strings.HasPrefix(s, "{"):
+			segs[i] = "x1"
+		}
+	}
+	return "/" + strings.Join(segs, "/")
+}
