@@ -598,3 +598,71 @@ func hasAlias(n *yaml.Node) bool {
 	}
 	return false
 }
+
+// GroupsKey is the key of a group file (see Groups) in a Secret of the
+// auth-file format, beside "auth". Mounted as a directory, the Secret gives
+// the service both files. An auth-map Secret cannot hold one: every key of
+// it is a user.
+const GroupsKey = "groups"
+
+// ErrGroupsInAuthMap: a group file asked of an auth-map Secret.
+var ErrGroupsInAuthMap = errors.New(`an auth-map Secret has a key per user and no room for a "groups" key; use the auth-file format`)
+
+// Groups returns the Secret's group file; none yet is an empty one.
+func (s *Secret) Groups() (*Groups, error) {
+	if s.Format() != AuthFile {
+		return nil, ErrGroupsInAuthMap
+	}
+	v, ok := s.values()[GroupsKey]
+	if !ok {
+		return &Groups{}, nil
+	}
+	g, err := ParseGroups(bytes.NewReader(v.value))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", keyName(v.section, GroupsKey), err)
+	}
+	return g, nil
+}
+
+// SetGroups stores g under GroupsKey in data; a stringData copy is removed
+// so that the two cannot disagree.
+func (s *Secret) SetGroups(g *Groups) error {
+	if s.Format() != AuthFile {
+		return ErrGroupsInAuthMap
+	}
+	data := get(s.root, "data")
+	if data == nil || data.Kind != yaml.MappingNode {
+		data = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		set(s.root, "data", data)
+	}
+	set(data, GroupsKey, str(base64.StdEncoding.EncodeToString(g.Bytes())))
+	if sd := get(s.root, "stringData"); sd != nil {
+		del(sd, GroupsKey)
+		if len(sd.Content) == 0 {
+			del(s.root, "stringData")
+		}
+	}
+	return nil
+}
+
+// UpdateSecretGroups edits the group file of the Secret manifest at path
+// under the same lock and atomic write as UpdateSecretFile.
+func UpdateSecretGroups(path string, fn func(*Groups) error) error {
+	return update(path, false, MaxSecretSize, func(data []byte) ([]byte, error) {
+		s, err := ParseSecret(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		g, err := s.Groups()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if err := fn(g); err != nil {
+			return nil, err
+		}
+		if err := s.SetGroups(g); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return s.Marshal()
+	})
+}

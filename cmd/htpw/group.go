@@ -15,7 +15,23 @@ const defaultGroupFile = ".htgroup"
 // groupCommand edits and lists group files (Apache's AuthGroupFile format,
 // read by authreq's htpasswd.groupFiles).
 func groupCommand(e *env) *cli.Command {
-	fileFlag := &cli.StringFlag{Name: "file", Aliases: []string{"g"}, Usage: "group `FILE` (default $HTGROUP_FILE, else ./.htgroup)"}
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "file", Aliases: []string{"g"}, Usage: "group `FILE` (default $HTGROUP_FILE, else ./.htgroup)"},
+		&cli.StringFlag{Name: "secret", Usage: "the \"groups\" key of the auth-file Secret manifest in `FILE` (- for stdin) instead of a file; the result goes to stdout"},
+		&cli.BoolFlag{Name: "in-place", Usage: "with --secret FILE: write the result back to FILE"},
+	}
+	secret := func(cmd *cli.Command) (*target, error) {
+		t := &target{e: e, secretPath: cmd.String("secret"), inPlace: cmd.Bool("in-place")}
+		switch {
+		case t.secretPath == "" && t.inPlace:
+			return nil, usageErr("--in-place needs --secret")
+		case t.inPlace && t.secretPath == "-":
+			return nil, usageErr("--in-place needs --secret FILE, not stdin")
+		case t.secretPath != "" && cmd.IsSet("file"):
+			return nil, usageErr("give --file or --secret, not both")
+		}
+		return t, nil
+	}
 	path := func(cmd *cli.Command) string {
 		if p := cmd.String("file"); p != "" {
 			return p
@@ -35,7 +51,11 @@ func groupCommand(e *env) *cli.Command {
 			if err := htpasswd.ValidateGroup(group); err != nil {
 				return usageErr("%q: %v", group, err)
 			}
-			err := htpasswd.UpdateGroups(path(cmd), add, func(g *htpasswd.Groups) error {
+			t, err := secret(cmd)
+			if err != nil {
+				return err
+			}
+			fn := func(g *htpasswd.Groups) error {
 				for _, u := range users {
 					if add {
 						if _, err := g.Add(group, u); err != nil {
@@ -46,24 +66,61 @@ func groupCommand(e *env) *cli.Command {
 					}
 				}
 				return nil
-			})
-			return editErr(err)
+			}
+			switch {
+			case !t.isSecret():
+				return editErr(htpasswd.UpdateGroups(path(cmd), add, fn))
+			case t.inPlace:
+				return editErr(htpasswd.UpdateSecretGroups(t.secretPath, fn))
+			}
+			sec, err := t.loadSecret()
+			if err != nil {
+				return err
+			}
+			g, err := sec.Groups()
+			if err == nil {
+				err = fn(g)
+			}
+			if err == nil {
+				err = sec.SetGroups(g)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", t.name(), err)
+			}
+			out, err := sec.Marshal()
+			if err != nil {
+				return err
+			}
+			_, err = e.stdout.Write(out)
+			return err
 		}
 	}
 	return &cli.Command{
 		Name:  "group",
 		Usage: "edit and list group files (group: user1 user2), for authreq's htpasswd.groupFiles",
 		Commands: []*cli.Command{
-			{Name: "add", Usage: "put users in a group (creates the file, mode 0640)", ArgsUsage: "GROUP USER...", Flags: []cli.Flag{fileFlag}, Action: edit(true)},
-			{Name: "remove", Usage: "take users out of a group", ArgsUsage: "GROUP USER...", Flags: []cli.Flag{fileFlag}, Action: edit(false)},
+			{Name: "add", Usage: "put users in a group (creates the file, mode 0640)", ArgsUsage: "GROUP USER...", Flags: flags, Action: edit(true)},
+			{Name: "remove", Usage: "take users out of a group", ArgsUsage: "GROUP USER...", Flags: flags, Action: edit(false)},
 			{
-				Name: "list", Usage: "groups and their members", Flags: []cli.Flag{fileFlag, &cli.BoolFlag{Name: "json", Usage: "JSON output"}},
+				Name: "list", Usage: "groups and their members", Flags: append(slices.Clone(flags), &cli.BoolFlag{Name: "json", Usage: "JSON output"}),
 				Action: func(_ context.Context, cmd *cli.Command) error {
 					if cmd.Args().Present() {
 						return usageErr("list takes no arguments")
 					}
-					g, err := htpasswd.ReadGroupsFile(path(cmd))
+					t, err := secret(cmd)
 					if err != nil {
+						return err
+					}
+					var g *htpasswd.Groups
+					if t.isSecret() {
+						sec, lerr := t.loadSecret()
+						if lerr != nil {
+							return lerr
+						}
+						if g, err = sec.Groups(); err != nil {
+							return fmt.Errorf("%s: %w", t.name(), err)
+						}
+					} else if g, err = htpasswd.ReadGroupsFile(path(cmd)); err != nil {
 						return err
 					}
 					m := g.Members()

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -55,4 +57,30 @@ func TestGroupCommands(t *testing.T) {
 	if r.code != 0 || len(r.stdout) != len("team:")+20*3+1 {
 		t.Errorf("20 concurrent adds: %q", r.stdout)
 	}
+}
+
+// The "groups" key of an auth-file Secret, beside "auth": on stdout, in
+// place; an auth-map Secret has no room for it.
+func TestGroupCommandsOnSecrets(t *testing.T) {
+	h := newHarness(t)
+	m := filepath.Join(h.dir, "secret.yaml")
+	os.WriteFile(m, []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: mlflow-auth\n  resourceVersion: \"7\"\ntype: Opaque\ndata:\n  auth: YWxpY2U6eAo=\n"), 0o600)
+	h.want(h.run("", "group", "add", "--secret", m, "--in-place", "analysts", "alice", "bob"), 0, "")
+	r := h.run("", "group", "list", "--secret", m)
+	if r.code != 0 || r.stdout != "analysts: alice bob\n" {
+		t.Errorf("list: %+v", r)
+	}
+	b, _ := os.ReadFile(m)
+	r = h.run(string(b), "group", "remove", "--secret", "-", "analysts", "bob")
+	if r.code != 0 || !strings.Contains(r.stdout, "groups: "+base64.StdEncoding.EncodeToString([]byte("analysts: alice\n"))) ||
+		!strings.Contains(r.stdout, "auth: YWxpY2U6eAo=") || strings.Contains(r.stdout, "resourceVersion") {
+		t.Errorf("remove to stdout: %+v", r)
+	}
+	if b2, _ := os.ReadFile(m); string(b2) != string(b) {
+		t.Error("stdout mode wrote the file")
+	}
+	authMap := filepath.Join(h.dir, "map.yaml")
+	os.WriteFile(authMap, []byte("apiVersion: v1\nkind: Secret\nmetadata: {name: m}\ndata:\n  alice: eA==\n"), 0o600)
+	h.want(h.run("", "group", "add", "--secret", authMap, "--in-place", "g", "alice"), 1, "auth-map")
+	h.want(h.run("", "group", "add", "--in-place", "g", "alice"), 2, "--in-place needs --secret")
 }
