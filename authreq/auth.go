@@ -36,7 +36,7 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 		s.audit.Write(rec)
 	}()
 
-	preq := policy.Request{Original: orig, Err: origErr, Workspace: workspace(r)}
+	preq := policy.Request{Original: orig, Err: origErr, Workspace: workspace(r), Header: r.Header}
 	if s.policy.Public(preq) {
 		// A public rule: no credentials needed, none checked, no
 		// identity passed on.
@@ -112,7 +112,7 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 	h.Set(s.cfg.Headers.User, id.User)
 	h.Set("X-Auth-Request-User", id.User)
 	if len(id.Groups) > 0 {
-		h.Set(s.cfg.Headers.Groups, strings.Join(id.Groups, ","))
+		h.Set(s.cfg.Headers.Groups, groupsHeader(id.Groups))
 	}
 	if id.Role != "" {
 		h.Set(s.cfg.Headers.Role, id.Role)
@@ -182,4 +182,16 @@ func workspace(r *http.Request) string {
 		return ws
 	}
 	return "default"
+}
+
+// groupsHeader joins group names with ',', escaping a ',' (or '%') inside
+// a name, which LDAP allows: "x,mlflow-admins" must not read as two groups
+// to an upstream that splits X-Groups.
+func groupsHeader(groups []string) string {
+	esc := strings.NewReplacer("%", "%25", ",", "%2C")
+	out := make([]string, len(groups))
+	for i, g := range groups {
+		out[i] = esc.Replace(g)
+	}
+	return strings.Join(out, ",")
 }

@@ -190,3 +190,9 @@ func policyExpect(action, level string) bool {
 	have, _ := policy.ParseLevel(level)
 	return have >= need
 }
+
+func TestGroupsHeader(t *testing.T) {
+	if got := groupsHeader([]string{"x,mlflow-admins", "a%b", "plain"}); got != "x%2Cmlflow-admins,a%25b,plain" {
+		t.Errorf("%q", got)
+	}
+}

@@ -32,8 +32,8 @@ type groupLine struct {
 var ErrInvalidGroup = errors.New("invalid group name")
 
 // ValidateGroup checks a group name: non-empty, at most MaxUserLen bytes of
-// UTF-8, no white space, ':', control characters or quotes, not starting
-// with '#'.
+// UTF-8, no white space, ':', ',', control characters or quotes, not
+// starting with '#'.
 func ValidateGroup(g string) error {
 	switch {
 	case g == "":
@@ -42,8 +42,11 @@ func ValidateGroup(g string) error {
 		return fmt.Errorf("%w: longer than %d bytes", ErrInvalidGroup, MaxUserLen)
 	case !utf8.ValidString(g):
 		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidGroup)
-	case strings.ContainsFunc(g, func(r rune) bool { return unicode.IsSpace(r) || isControl(r) || r == ':' || r == '"' || r == '\'' }):
-		return fmt.Errorf("%w: contains white space, ':', a quote or a control character", ErrInvalidGroup)
+	case strings.ContainsFunc(g, func(r rune) bool {
+		return unicode.IsSpace(r) || isControl(r) || r == ':' || r == ',' || r == '"' || r == '\''
+	}):
+		// ',' separates groups in X-Groups: "x,admins" would read as two.
+		return fmt.Errorf("%w: contains white space, ':', ',', a quote or a control character", ErrInvalidGroup)
 	case g[0] == '#':
 		return fmt.Errorf("%w: starts with '#'", ErrInvalidGroup)
 	}

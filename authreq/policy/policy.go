@@ -6,6 +6,7 @@ package policy
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/authreq/authreq/authreq/identity"
@@ -20,6 +21,7 @@ type Request struct {
 	request.Original
 	Err       error
 	Workspace string
+	Header    http.Header // the auth request's headers: the client's, as the proxy passed them on
 }
 
 // Decision is the policy's answer.

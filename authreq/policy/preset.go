@@ -126,69 +126,125 @@ func (p *Policy) decidePreset(id identity.Identity, req Request, path, rawQuery 
 		return Decision{Reason: what + ": unknown action (admins only)"}
 	}
 	ws := req.Workspace
-	kind, ids := resourceIDs(r, req.Method, params, rawQuery, &ws)
+	fam := family(r.Resource)
+	ids, bad := resourceIDs(r, req, params, rawQuery, &ws)
+	if bad != "" {
+		return Decision{Reason: fmt.Sprintf("%s: %s (admins only)", what, bad)}
+	}
 	global := p.globalLevel(id, ws)
-	if len(ids) == 0 {
-		if global < need {
-			return Decision{Reason: fmt.Sprintf("%s: needs %s, has %s", what, need, global)}
+	if fam == "" || len(ids) == 0 {
+		// No id a proxy can see (it is in the body, or the route names
+		// none): the global level — lowered by any per-resource grant of
+		// this family that lowers it, since the invisible id may be that
+		// resource's. A deny of one experiment then holds on every route
+		// that could reach it.
+		level, why := global, ""
+		if low, ok := p.lowestResourceLevel(id, ws, fam); fam != "" && ok && low < level {
+			level, why = low, fmt.Sprintf(" (a %s grant of %s applies where the %s is not visible)", fam, low, fam)
 		}
-		return Decision{Allow: true, Reason: fmt.Sprintf("%s: %s", what, global)}
+		if level < need {
+			return Decision{Reason: fmt.Sprintf("%s: needs %s, has %s%s", what, need, level, why)}
+		}
+		return Decision{Allow: true, Reason: fmt.Sprintf("%s: %s", what, level)}
 	}
 	for _, rid := range ids {
-		l, ok := p.resourceLevel(id, ws, kind, rid)
+		l, ok := p.resourceLevel(id, ws, fam, rid)
 		if !ok {
 			l = global
 		}
 		if l < need {
-			return Decision{Reason: fmt.Sprintf("%s: needs %s on %s %s, has %s", what, need, kind, rid, l)}
+			return Decision{Reason: fmt.Sprintf("%s: needs %s on %s %s, has %s", what, need, fam, rid, l)}
 		}
 	}
-	return Decision{Allow: true, Reason: fmt.Sprintf("%s: %s %v", what, kind, ids)}
+	return Decision{Allow: true, Reason: fmt.Sprintf("%s: %s %v", what, fam, ids)}
 }
 
-// resourceIDs are the ids of the experiment or registered model the
-// request names where a proxy can see them: a GET's query, or the
-// experiment id leading a proxied artifact path (which may also name the
-// workspace). Ids in a body are invisible to auth_request: the global
-// level applies then.
-func resourceIDs(r route, method string, params map[string]string, rawQuery string, ws *string) (kind string, ids []string) {
-	switch r.Resource {
-	case "experiment", "registered_model":
-	default:
-		return "", nil
+// family is the kind of resource whose per-resource grants govern a route
+// of resource r: experiments (their runs, traces, models, datasets and so
+// on live in one) or registered models (their versions and prompts); ""
+// for the rest, where only the global level applies.
+func family(r string) string {
+	switch r {
+	case "experiment", "run", "trace", "logged_model", "dataset", "scorer", "issue", "label_schema", "review_queue":
+		return "experiment"
+	case "registered_model":
+		return "registered_model"
 	}
-	kind = r.Resource
-	from, ok := strings.CutPrefix(r.IDFrom, "query:")
-	if ok {
-		if method != "GET" && method != "HEAD" {
-			return kind, nil // MLflow reads a POST's ids from its body
+	return ""
+}
+
+var canonicalID = regexp.MustCompile(`^(0|[1-9][0-9]*)$`)
+
+// resourceIDs are the ids of the experiment or registered model a request
+// names where a proxy can see them: a GET's query (MLflow reads a GET's
+// parameters from the query when it has any, else from its body), a
+// request header, or the experiment id leading a proxied artifact path
+// (which may also name the workspace). None seen: ids is empty. bad says
+// why an id that is there cannot be believed: MLflow reads more spellings
+// than one (int() takes "07", "+7", " 7", "٧"; an artifact path is decoded
+// again until it stops changing), so only the one plain spelling passes.
+func resourceIDs(r route, req Request, params map[string]string, rawQuery string, ws *string) (ids []string, bad string) {
+	fam := family(r.Resource)
+	if fam == "" {
+		return nil, ""
+	}
+	check := func(v string) bool {
+		if fam == "experiment" {
+			return canonicalID.MatchString(v)
 		}
-		q, _ := url.ParseQuery(rawQuery)
+		return v != "" && v == strings.TrimSpace(v) && !strings.ContainsFunc(v, func(c rune) bool { return c < 0x20 || c == 0x7f })
+	}
+	add := func(v string) string {
+		if !check(v) {
+			return fmt.Sprintf("%s id %q not in its one plain spelling", fam, v)
+		}
+		if !slices.Contains(ids, v) {
+			ids = append(ids, v)
+		}
+		return ""
+	}
+	switch kind, from, _ := strings.Cut(r.IDFrom, ":"); kind {
+	case "query":
+		if req.Method != "GET" && req.Method != "HEAD" {
+			return nil, "" // MLflow reads other methods' ids from the body
+		}
+		q, err := url.ParseQuery(rawQuery)
+		if err != nil {
+			return nil, "query not readable as MLflow would read it"
+		}
 		for _, v := range q[from] {
 			if from == "path" { // an artifact path: the experiment id leads it
-				if v = artifactExperiment(v, ws); v == "" {
-					continue
+				e, why := artifactExperiment(v, ws)
+				if why != "" {
+					return nil, why
+				}
+				v = e
+			}
+			if why := add(v); why != "" {
+				return nil, why
+			}
+		}
+	case "header":
+		for _, hv := range req.Header.Values(from) {
+			for _, v := range strings.Split(hv, ",") {
+				if why := add(strings.TrimSpace(v)); why != "" {
+					return nil, why
 				}
 			}
-			if !slices.Contains(ids, v) {
-				ids = append(ids, v)
-			}
 		}
-		return kind, ids
-	}
-	if name, ok := strings.CutPrefix(r.IDFrom, "path:"); ok {
-		v := params[strings.Trim(name, "{}")]
-		if name == "{artifact_path}" {
-			if e := artifactExperiment(v, ws); e != "" {
-				return kind, []string{e}
-			}
-			return kind, nil
+	case "path":
+		if from != "{artifact_path}" {
+			return nil, ""
 		}
-		if v != "" {
-			return kind, []string{v}
+		e, why := artifactExperiment(params["artifact_path"], ws)
+		if why != "" {
+			return nil, why
+		}
+		if why := add(e); why != "" {
+			return nil, why
 		}
 	}
-	return kind, nil
+	return ids, ""
 }
 
 // globalLevel is the highest level of the grants without resources that
@@ -207,6 +263,25 @@ func (p *Policy) globalLevel(id identity.Identity, ws string) Level {
 		return p.deflt
 	}
 	return best
+}
+
+// lowestResourceLevel is the lowest level of the per-resource grants of
+// family fam that match id in ws; ok is false when there is none.
+func (p *Policy) lowestResourceLevel(id identity.Identity, ws, fam string) (Level, bool) {
+	low, found := Manage, false
+	for _, g := range p.cfg.Grants {
+		list := g.Experiments
+		if fam == "registered_model" {
+			list = g.RegisteredModels
+		}
+		if len(list) == 0 || !g.inWorkspace(ws) || !g.Subjects.match(id) {
+			continue
+		}
+		if !found || g.level < low {
+			low, found = g.level, true
+		}
+	}
+	return low, found
 }
 
 // resourceLevel is the highest level of the grants for that resource that
@@ -233,16 +308,22 @@ func (g Grant) inWorkspace(ws string) bool {
 	return len(g.Workspaces) == 0 || slices.Contains(g.Workspaces, ws)
 }
 
-// artifactExperiment is the experiment id leading a proxied artifact path
-// ("" when it leads with none), after an optional workspaces/<ws>/, which
-// then names the workspace.
-func artifactExperiment(v string, ws *string) string {
+// artifactExperiment is the experiment id leading a proxied artifact path,
+// after an optional workspaces/<ws>/, which then names the workspace. MLflow
+// decodes an artifact path again until it stops changing and reads a
+// "file:" URI as a path, so a path that still holds a '%' or a ':' after
+// the one decoding here, or that does not lead with an id, cannot be
+// believed (why says so).
+func artifactExperiment(v string, ws *string) (id, why string) {
+	if strings.ContainsAny(v, "%:\\") {
+		return "", "artifact path with an escape, a scheme or a backslash"
+	}
 	segs := strings.Split(strings.TrimPrefix(v, "/"), "/")
 	if len(segs) > 2 && segs[0] == "workspaces" {
 		*ws, segs = segs[1], segs[2:]
 	}
-	if len(segs) > 0 && digits.MatchString(segs[0]) {
-		return segs[0]
+	if len(segs) == 0 || !digits.MatchString(segs[0]) {
+		return "", "artifact path that does not lead with an experiment id"
 	}
-	return ""
+	return segs[0], ""
 }

@@ -122,6 +122,9 @@ func read(r *http.Request, f Form) (o Original, ok bool) {
 	if o.Method == "" {
 		o.Method = r.Method
 	}
+	// Upstreams route methods without regard to case (werkzeug upper-cases
+	// them); so does the policy.
+	o.Method = strings.ToUpper(o.Method)
 	if o.Host == "" {
 		o.Host = r.Host
 	}
