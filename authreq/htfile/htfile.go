@@ -68,11 +68,17 @@ var (
 
 // fallbackDummy stands in when no file has a usable hash: bcrypt at the
 // cost htpw writes.
+// The password is random text: random bytes may hold a NUL, which
+// Generate refuses (nginx would cut the password there).
 var fallbackDummy = func() htpasswd.Hash {
-	pw := make([]byte, 16)
-	rand.Read(pw)
-	h, _ := htpasswd.Generate(htpasswd.Bcrypt, pw, htpasswd.DefaultBcryptCost)
-	p, _ := htpasswd.ParseHash(h)
+	h, err := htpasswd.Generate(htpasswd.Bcrypt, []byte(rand.Text()), htpasswd.DefaultBcryptCost)
+	if err != nil {
+		panic("htfile: cannot make a decoy hash: " + err.Error())
+	}
+	p, err := htpasswd.ParseHash(h)
+	if err != nil {
+		panic("htfile: cannot read a decoy hash: " + err.Error())
+	}
 	return p
 }
 
