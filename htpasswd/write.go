@@ -104,6 +104,15 @@ func Update(path string, create bool, fn func(*File) error) error {
 	})
 }
 
+// UpdateFile is the locked, atomic read-modify-write under Update, for
+// files of other formats (authreq's token files): it reads the file at path
+// (at most limit bytes; empty content when it is missing and create is
+// true), passes the content to edit and writes what edit returns, with the
+// guarantees Update states. An error from edit leaves the file as it was.
+func UpdateFile(path string, create bool, limit int, edit func(data []byte) ([]byte, error)) error {
+	return update(path, create, limit, edit)
+}
+
 // update is the locked read-modify-write under Update and
 // UpdateSecretFile. It opens path's directory, takes the lock (lockFile),
 // removes the temp files of crashed edits (removeStaleTemps), opens the

@@ -20,6 +20,7 @@ import (
 
 	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/htpasswd"
+	"github.com/authreq/authreq/internal/filewatch"
 )
 
 // table is one immutable load of the htpasswd files; reloads swap it whole,
@@ -53,7 +54,7 @@ type Store struct {
 	tab        atomic.Pointer[table]
 	decoyKey   []byte     // random for the life of the process: picks an unknown name's decoy
 	mu         sync.Mutex // one reload at a time
-	watch      *watcher
+	watch      *filewatch.Watcher
 	// changed is told which users' hashes changed or vanished in a reload.
 	changed func(users []string)
 	// reloaded reports each reload's outcome (metrics).
@@ -121,14 +122,14 @@ func New(cfg Config, log *slog.Logger, onReload func(error)) (*Store, error) {
 	rand.Read(b.decoyKey)
 	// Watch before the first load, so that no change between the two
 	// goes unseen.
-	w := newWatcher(append(slices.Clone(files), cfg.GroupFiles...), log)
+	w := filewatch.New("htpasswd", append(slices.Clone(files), cfg.GroupFiles...), log)
 	t, err := b.load()
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
 	b.tab.Store(t)
-	w.start(b.Reload)
+	w.Start(b.Reload)
 	b.watch = w
 	return b, nil
 }

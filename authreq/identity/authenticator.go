@@ -32,6 +32,10 @@ type (
 	// NetworkBound stores wait on the network rather than on the CPU: they
 	// get a concurrency bound of their own instead of a CPU slot.
 	NetworkBound interface{ NetworkBound() bool }
+	// Cheap stores answer in microseconds without waiting on anything (a
+	// hash and a map lookup): they never take a CPU slot meant for
+	// password hashing, and never wait for one.
+	Cheap interface{ Cheap() bool }
 )
 
 var (

@@ -44,5 +44,12 @@ type Identity struct {
 	User   string
 	Groups []string // group names (LDAP group CNs); nil when the store has none
 	Role   string   // "admin", "user", or "" when the store has no roles
-	Source string   // the store that answered: "htpasswd", "ldap", …
+	Source string   // the store that answered: "htpasswd", "ldap", "token", …
+	// TokenID is the id of the API token that authenticated the request
+	// ("" for a password): audited, never the token itself. A token
+	// identity is never an admin.
+	TokenID string
+	// MaxLevel caps the policy level of a token identity: a level name
+	// (READ, USE, EDIT, MANAGE); "" for no cap.
+	MaxLevel string
 }

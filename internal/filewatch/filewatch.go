@@ -1,4 +1,6 @@
-package htfile
+// Package filewatch reloads a set of files when they change: the user
+// stores' files (htpasswd, group and token files).
+package filewatch
 
 import (
 	"log/slog"
@@ -12,12 +14,13 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// watcher reloads the htpasswd files when they change. It watches each
+// Watcher reloads a set of files when they change. It watches each
 // file's directory, not the file: an atomic rename, Apache's in-place
 // truncate-and-write and Kubernetes' swap of the ..data symlink in a Secret
 // volume all show up there. A periodic stat covers file systems without
 // inotify (NFS, some overlay setups).
-type watcher struct {
+type Watcher struct {
+	what     string // names the files in log lines: "htpasswd", "tokens"
 	files    []string
 	reload   func(why string) error
 	log      *slog.Logger
@@ -52,18 +55,18 @@ func stampOf(path string) stamp {
 	return s
 }
 
-// newWatcher records the files' stamps and starts watching their
+// New records the files' stamps and starts watching their
 // directories before the caller loads them, so that no change between the
 // load and the start of the watch goes unseen.
-func newWatcher(files []string, log *slog.Logger) *watcher {
-	w := &watcher{files: files, log: log, debounce: 100 * time.Millisecond, poll: time.Second,
+func New(what string, files []string, log *slog.Logger) *Watcher {
+	w := &Watcher{what: what, files: files, log: log, debounce: 100 * time.Millisecond, poll: time.Second,
 		stamps: make(map[string]stamp), stop: make(chan struct{}), done: make(chan struct{})}
 	for _, f := range files {
 		w.stamps[f] = stampOf(f)
 	}
 	fw, err := fsnotify.NewWatcher()
 	if err != nil {
-		log.Warn("htpasswd: no file notifications; falling back to polling", "error", err.Error())
+		log.Warn(what+": no file notifications; falling back to polling", "error", err.Error())
 		return w
 	}
 	w.fw = fw
@@ -73,19 +76,19 @@ func newWatcher(files []string, log *slog.Logger) *watcher {
 	}
 	for d := range dirs {
 		if err := fw.Add(d); err != nil {
-			log.Warn("htpasswd: cannot watch directory; polling it", "dir", d, "error", err.Error())
+			log.Warn(what+": cannot watch directory; polling it", "dir", d, "error", err.Error())
 		}
 	}
 	return w
 }
 
-// start reloads through reload from now on.
-func (w *watcher) start(reload func(why string) error) {
+// Start reloads through reload from now on.
+func (w *Watcher) Start(reload func(why string) error) {
 	w.reload = reload
 	go w.run()
 }
 
-func (w *watcher) run() {
+func (w *Watcher) run() {
 	defer close(w.done)
 	var events chan fsnotify.Event
 	var errs chan error
@@ -107,7 +110,7 @@ func (w *watcher) run() {
 			// renames of a Secret update) into one reload.
 			debounce = time.After(w.debounce)
 		case err := <-errs:
-			w.log.Warn("htpasswd: file notification error", "error", err.Error())
+			w.log.Warn(w.what+": file notification error", "error", err.Error())
 		case <-debounce:
 			debounce = nil
 			w.reloadIfChanged("file event", true)
@@ -119,7 +122,7 @@ func (w *watcher) run() {
 
 // concerns tells whether an event in a watched directory may change one of
 // our files: the file itself, or Kubernetes' ..data / ..timestamp entries.
-func (w *watcher) concerns(name string) bool {
+func (w *Watcher) concerns(name string) bool {
 	base := filepath.Base(name)
 	if strings.HasPrefix(base, "..") {
 		return true
@@ -132,7 +135,7 @@ func (w *watcher) concerns(name string) bool {
 	return false
 }
 
-func (w *watcher) reloadIfChanged(why string, always bool) {
+func (w *Watcher) reloadIfChanged(why string, always bool) {
 	changed := always
 	for _, f := range w.files {
 		s := stampOf(f)
@@ -147,7 +150,7 @@ func (w *watcher) reloadIfChanged(why string, always bool) {
 }
 
 // Close stops watching; a second Close does nothing.
-func (w *watcher) Close() {
+func (w *Watcher) Close() {
 	w.closing.Do(func() {
 		close(w.stop)
 		if w.reload != nil {
