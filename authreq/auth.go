@@ -2,6 +2,8 @@ package authreq
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"math"
 	"net/http"
@@ -14,6 +16,7 @@ import (
 	"github.com/authreq/authreq/authreq/policy"
 	"github.com/authreq/authreq/authreq/request"
 	"github.com/authreq/authreq/authreq/throttle"
+	"github.com/authreq/authreq/authreq/tokens"
 	"github.com/authreq/authreq/authreq/vcache"
 )
 
@@ -46,54 +49,46 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 	}
 
 	cred, present, ok := request.Credentials(r)
-	basic, isBasic := cred.(identity.Basic)
-	if !ok || !isBasic {
+	if !ok {
 		rec.Decision, rec.Reason = audit.Deny, "no credentials"
-		switch {
-		case ok:
-			rec.Reason = "bearer tokens are not accepted: no token store"
-		case present:
+		if present {
 			rec.Reason = "malformed credentials"
 		}
 		s.challenge(w)
 		return
 	}
-	user, password := basic.User, basic.Password
-	rec.User = user
-
-	key := s.cache.Key(user, password)
-	id, hit := s.cache.Get(key)
-	if hit {
-		s.metrics.cacheHits.Inc()
-		// Cached answers skip the throttle: they were right already, and
-		// whoever shares an address with a guesser keeps working. They
-		// still mark the address as one this user works from.
-		s.throttle.Seen(user, rec.ClientIP)
-	} else {
-		s.metrics.cacheMisses.Inc()
-		res := s.check(r.Context(), key, user, password, rec.ClientIP)
-		switch err := res.err; {
-		case res.throttled:
-			rec.Decision, rec.Reason = audit.Throttled, "too many failures ("+res.scope+")"
-			s.metrics.throttled.WithLabelValues(res.scope).Inc()
-			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(res.retry.Seconds())))))
-			s.challenge(w)
-			return
-		case errors.Is(err, identity.ErrBadCredentials):
-			rec.Decision, rec.Reason = audit.Deny, "bad credentials"
-			s.challenge(w)
-			return
-		case err != nil:
-			rec.Decision, rec.Reason = audit.Error, err.Error()
-			if errors.Is(err, errQueueTimeout) {
-				s.metrics.queueTimeouts.Inc()
-			}
-			s.log.Error("auth: cannot decide; failing closed", "user", user, "error", err.Error())
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, "authentication unavailable", http.StatusServiceUnavailable)
+	var id identity.Identity
+	var hit, done bool
+	if isToken(cred) {
+		var answered bool
+		if id, done, answered = s.serveToken(w, r, cred, rec); answered {
 			return
 		}
-		id = res.id
+	}
+	if !done {
+		basic := cred.(identity.Basic)
+		user, password := basic.User, basic.Password
+		rec.User = user
+
+		key := s.cache.Key(user, password)
+		id, hit = s.cache.Get(key)
+		if hit {
+			s.metrics.cacheHits.Inc()
+			// Cached answers skip the throttle: they were right already, and
+			// whoever shares an address with a guesser keeps working. They
+			// still mark the address as one this user works from.
+			s.throttle.Seen(user, rec.ClientIP)
+		} else {
+			s.metrics.cacheMisses.Inc()
+			res := s.check(r.Context(), key, user, password, rec.ClientIP)
+			if !s.answerFailure(w, rec, res, user) {
+				return
+			}
+			id = res.id
+		}
+	}
+	if id.TokenID != "" {
+		rec.User, rec.TokenID = id.User, id.TokenID
 	}
 	rec.Backend, rec.Role, rec.CacheHit = id.Source, id.Role, hit
 	d := s.policy.Decide(id, preq)
@@ -104,7 +99,7 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}
-	if d.Admin {
+	if d.Admin && id.TokenID == "" { // a token never makes an admin
 		id.Role = "admin"
 		rec.Role = id.Role
 	}
@@ -118,6 +113,91 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 		h.Set(s.cfg.Headers.Role, id.Role)
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// isToken tells credentials that may be an API token: a Bearer token, or
+// a Basic password in the token's form.
+func isToken(c identity.Credentials) bool {
+	switch c := c.(type) {
+	case identity.Bearer:
+		return true
+	case identity.Basic:
+		return strings.HasPrefix(c.Password, tokens.Prefix)
+	}
+	return false
+}
+
+// serveToken asks the cheap stores (API tokens) first, before the cache
+// and the throttle: a valid token costs a hash and a map lookup, takes no
+// throttle budget and no CPU slot, and is never cached (so that a revoke
+// or an expiry holds at once). done reports that id is the answer;
+// answered that a failure was answered. A Basic password that is no valid
+// token of its user goes on to the other stores (neither, nothing written). A Bearer token that is not valid is a
+// counted failure for the client address, throttled under the token's id:
+// a per-token key, never one budget shared by every junk token.
+func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, cred identity.Credentials, rec *audit.Record) (id identity.Identity, done, answered bool) {
+	bearer, isBearer := cred.(identity.Bearer)
+	if len(s.cheap.Stores()) == 0 {
+		if isBearer {
+			rec.Decision, rec.Reason = audit.Deny, "bearer tokens are not accepted: no token store"
+			s.challenge(w)
+		}
+		return identity.Identity{}, false, isBearer
+	}
+	id, err := s.cheap.Authenticate(r.Context(), cred)
+	if err == nil {
+		return id, true, false
+	}
+	if !isBearer {
+		return identity.Identity{}, false, false
+	}
+	tid, ok := tokens.IDOf(bearer.Token)
+	if !ok {
+		sum := sha256.Sum256([]byte(bearer.Token))
+		tid = "?" + hex.EncodeToString(sum[:8])
+	}
+	res := checked{err: err}
+	if errors.Is(err, identity.ErrBadCredentials) {
+		resv, ok, retry, scope := s.throttle.Reserve("token:"+tid, rec.ClientIP)
+		if !ok {
+			res = checked{throttled: true, retry: retry, scope: scope}
+		} else {
+			resv.Done(throttle.Failure)
+		}
+	}
+	if ok {
+		rec.TokenID = tid
+	}
+	s.answerFailure(w, rec, res, "")
+	return identity.Identity{}, false, true
+}
+
+// answerFailure answers a failed check (throttled, bad credentials, or our
+// own fault) and reports false; it reports true, writing nothing, when res
+// is a success.
+func (s *Server) answerFailure(w http.ResponseWriter, rec *audit.Record, res checked, user string) bool {
+	switch err := res.err; {
+	case res.throttled:
+		rec.Decision, rec.Reason = audit.Throttled, "too many failures ("+res.scope+")"
+		s.metrics.throttled.WithLabelValues(res.scope).Inc()
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(res.retry.Seconds())))))
+		s.challenge(w)
+		return false
+	case errors.Is(err, identity.ErrBadCredentials):
+		rec.Decision, rec.Reason = audit.Deny, "bad credentials"
+		s.challenge(w)
+		return false
+	case err != nil:
+		rec.Decision, rec.Reason = audit.Error, err.Error()
+		if errors.Is(err, errQueueTimeout) {
+			s.metrics.queueTimeouts.Inc()
+		}
+		s.log.Error("auth: cannot decide; failing closed", "user", user, "error", err.Error())
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "authentication unavailable", http.StatusServiceUnavailable)
+		return false
+	}
+	return true
 }
 
 // checked is the outcome of one password check, shared by the identical
@@ -159,7 +239,9 @@ func (s *Server) check(ctx context.Context, key vcache.Key, user, password, ip s
 		switch {
 		case err == nil:
 			resv.Done(throttle.Success)
-			s.cache.Put(key, id, gen)
+			if id.TokenID == "" { // a token answer is never cached: a revoke holds at once
+				s.cache.Put(key, id, gen)
+			}
 		case errors.Is(err, identity.ErrBadCredentials):
 			resv.Done(throttle.Failure)
 		default:

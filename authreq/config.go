@@ -19,6 +19,7 @@ import (
 	"github.com/authreq/authreq/authreq/policy"
 	"github.com/authreq/authreq/authreq/request"
 	"github.com/authreq/authreq/authreq/throttle"
+	"github.com/authreq/authreq/authreq/tokens"
 	"github.com/authreq/authreq/authreq/vcache"
 	"github.com/authreq/authreq/internal/duration"
 	"go.yaml.in/yaml/v3"
@@ -33,6 +34,7 @@ type Config struct {
 	Htpasswd      htfile.Config   `yaml:"htpasswd"`
 	Cache         vcache.Config   `yaml:"cache"`
 	LDAP          ldapauth.Config `yaml:"ldap"`
+	Tokens        tokens.Config   `yaml:"tokens"`
 	RateLimit     throttle.Config `yaml:"rateLimit"`
 	Audit         audit.Config    `yaml:"audit"`
 	Policy        policy.Config   `yaml:"policy"`
@@ -127,8 +129,11 @@ func (c *Config) Validate() error {
 			bad(key, "%q is not a header name", v)
 		}
 	}
-	if len(c.Htpasswd.Files) == 0 && !c.LDAP.Enabled {
-		bad("htpasswd.files", "no backend: give at least one htpasswd file, or enable ldap")
+	if len(c.Htpasswd.Files) == 0 && !c.LDAP.Enabled && len(c.Tokens.Files) == 0 {
+		bad("htpasswd.files", "no backend: give at least one htpasswd file or token file, or enable ldap")
+	}
+	if err := c.Tokens.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Htpasswd.Validate(); err != nil {
 		errs = append(errs, err)

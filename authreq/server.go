@@ -29,6 +29,9 @@ type Server struct {
 	cfg      *Config
 	log      *slog.Logger
 	backends identity.Chain
+	// cheap holds the stores that answer without waiting (API tokens),
+	// asked before the cache and the throttle.
+	cheap    identity.Chain
 	cache    *vcache.Cache
 	policy   *policy.Policy
 	pool     *verifyPool // CPU-bound hash checks: one slot per core

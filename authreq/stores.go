@@ -1,24 +1,35 @@
 package authreq
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/authreq/authreq/authreq/htfile"
 	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/authreq/ldapauth"
+	"github.com/authreq/authreq/authreq/tokens"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // addStores is the one factory of user stores: every store the config
-// enables, in the order the chain asks them — htpasswd first, for local
-// break-glass accounts, then the directory. A new store is one case here,
+// enables, in the order the chain asks them — API tokens first (cheap),
+// htpasswd next, for local break-glass accounts, then the directory. A new store is one case here,
 // one config section and one directory. What a store can do beyond
 // Authenticate is found by type assertion, never special-cased elsewhere:
 // NetworkBound stores wait in a bound of their own instead of taking a CPU
-// slot, ChangeNotifiers drop their users' cached verifications, Readiers
+// slot, Cheap stores never wait at all (and are also asked on their own,
+// before the cache and the throttle), ChangeNotifiers drop their users' cached verifications, Readiers
 // speak in /readyz, Reloaders reload on SIGHUP, collectors export metrics,
 // io.Closers close.
 func (s *Server) addStores(cfg *Config) error {
+	if len(cfg.Tokens.Files) > 0 {
+		// First: a token check is a hash and a map lookup.
+		b, err := tokens.NewStore(cfg.Tokens, s.log, s.metrics.reloaded)
+		if err != nil {
+			return fmt.Errorf("tokens: %w", err)
+		}
+		s.add(b)
+	}
 	if len(cfg.Htpasswd.Files) > 0 {
 		b, err := htfile.New(cfg.Htpasswd, s.log, s.metrics.reloaded)
 		if err != nil {
@@ -45,12 +56,21 @@ func (s *Server) add(b identity.Authenticator) {
 	if c, ok := b.(collector); ok {
 		s.metrics.reg.MustRegister(c.Collectors()...)
 	}
-	gate := s.pool
+	var gate identity.Gate = s.pool
 	if n, ok := b.(identity.NetworkBound); ok && n.NetworkBound() {
 		gate = s.netPool
+	}
+	if c, ok := b.(identity.Cheap); ok && c.Cheap() {
+		gate = noWait{}
+		s.cheap.Add(b, gate)
 	}
 	if c, ok := b.(identity.ChangeNotifier); ok {
 		c.OnChange(s.cache.DropUsers)
 	}
 	s.backends.Add(b, gate)
 }
+
+// noWait is the gate of cheap stores: they take no slot and never wait.
+type noWait struct{}
+
+func (noWait) Acquire(context.Context) (func(), error) { return func() {}, nil }

@@ -27,6 +27,7 @@ type Record struct {
 	RequestID string    `json:"request_id,omitempty"`
 	ClientIP  string    `json:"client_ip"`
 	User      string    `json:"user,omitempty"`
+	TokenID   string    `json:"token_id,omitempty"` // the API token's id, never the token
 	Method    string    `json:"method,omitempty"`
 	URI       string    `json:"uri,omitempty"`
 	Host      string    `json:"host,omitempty"`

@@ -84,7 +84,15 @@ func (p *Policy) Decide(id identity.Identity, req Request) Decision {
 		return Decision{Allow: true, Reason: "no policy"}
 	}
 	if p.isAdmin(id) {
-		return Decision{Allow: true, Admin: true, Reason: "admin"}
+		if id.TokenID != "" {
+			// A token never makes an admin: admin-only routes refuse it,
+			// and the levels below apply (capped by the token's).
+			if id.MaxLevel == "" {
+				id.MaxLevel = Manage.String()
+			}
+		} else {
+			return Decision{Allow: true, Admin: true, Reason: "admin"}
+		}
 	}
 	if req.Err != nil {
 		return Decision{Reason: req.Err.Error()}
@@ -130,6 +138,18 @@ func (p *Policy) rule(req Request, path string) (*Rule, int) {
 		return r, i
 	}
 	return nil, -1
+}
+
+// capped lowers l to the identity's cap (an API token's level), if any.
+func capped(id identity.Identity, l Level) Level {
+	if id.MaxLevel == "" {
+		return l
+	}
+	c, err := ParseLevel(id.MaxLevel)
+	if err != nil {
+		return NoPermissions // an unknown cap allows nothing
+	}
+	return min(l, c)
 }
 
 func (p *Policy) isAdmin(id identity.Identity) bool {

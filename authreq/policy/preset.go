@@ -142,6 +142,9 @@ func (p *Policy) decidePreset(id identity.Identity, req Request, path, rawQuery 
 		if low, ok := p.lowestResourceLevel(id, ws, fam); fam != "" && ok && low < level {
 			level, why = low, fmt.Sprintf(" (a %s grant of %s applies where the %s is not visible)", fam, low, fam)
 		}
+		if c := capped(id, level); c < level {
+			level, why = c, why+" (capped by the token's level)"
+		}
 		if level < need {
 			return Decision{Reason: fmt.Sprintf("%s: needs %s, has %s%s", what, need, level, why)}
 		}
@@ -152,8 +155,12 @@ func (p *Policy) decidePreset(id identity.Identity, req Request, path, rawQuery 
 		if !ok {
 			l = global
 		}
+		why := ""
+		if c := capped(id, l); c < l {
+			l, why = c, " (capped by the token's level)"
+		}
 		if l < need {
-			return Decision{Reason: fmt.Sprintf("%s: needs %s on %s %s, has %s", what, need, fam, rid, l)}
+			return Decision{Reason: fmt.Sprintf("%s: needs %s on %s %s, has %s%s", what, need, fam, rid, l, why)}
 		}
 	}
 	return Decision{Allow: true, Reason: fmt.Sprintf("%s: %s %v", what, fam, ids)}
