@@ -70,7 +70,7 @@ func newApp(e *env) *cli.Command {
 	onUsage := func(_ context.Context, _ *cli.Command, err error, _ bool) error {
 		return &exitErr{code: exitUsage, err: err}
 	}
-	cmds := []*cli.Command{addCommand(e), passwdCommand(e), deleteCommand(e), verifyCommand(e), listCommand(e), lintCommand(e), secretCommand(e), groupCommand(e)}
+	cmds := []*cli.Command{addCommand(e), passwdCommand(e), deleteCommand(e), verifyCommand(e), listCommand(e), lintCommand(e), secretCommand(e), groupCommand(e), tokenCommand(e)}
 	for _, c := range cmds {
 		c.OnUsageError = onUsage
 	}

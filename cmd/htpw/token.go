@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/authreq/authreq/authreq/tokens"
+	"github.com/authreq/authreq/htpasswd"
+	"github.com/urfave/cli/v3"
+)
+
+const defaultTokenFile = "tokens"
+
+// tokenCommand creates, lists and revokes authreq's API tokens.
+func tokenCommand(e *env) *cli.Command {
+	file := &cli.StringFlag{Name: "file", Aliases: []string{"t"}, Usage: "token `FILE` (default $AUTHREQ_TOKENS_FILE, else ./tokens)"}
+	path := func(cmd *cli.Command) string {
+		if p := cmd.String("file"); p != "" {
+			return p
+		}
+		if p := e.getenv("AUTHREQ_TOKENS_FILE"); p != "" {
+			return p
+		}
+		return defaultTokenFile
+	}
+	create := &cli.Command{
+		Name:      "create",
+		Usage:     "create a token for USER and print it, once",
+		ArgsUsage: "USER",
+		Flags: []cli.Flag{file,
+			&cli.StringFlag{Name: "level", Value: "READ", Usage: "the highest `LEVEL` the token allows: READ, USE, EDIT or MANAGE"},
+			&cli.StringFlag{Name: "expires", Value: "90d", Usage: "lifetime: `Nd`, a Go duration (12h) or never"},
+			&cli.StringFlag{Name: "name", Usage: "a `NAME` to recognise the token by in list"},
+		},
+		Action: func(_ context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() != 1 {
+				return usageErr("token create: want exactly one USER argument")
+			}
+			user := cmd.Args().First()
+			if err := htpasswd.ValidateUser(user); err != nil {
+				return usageErr("user %q: %v", user, err)
+			}
+			level := cmd.String("level")
+			if !tokens.ValidLevel(level) {
+				return usageErr("--level %q: want READ, USE, EDIT or MANAGE", level)
+			}
+			if err := tokens.ValidName(cmd.String("name")); err != nil {
+				return usageErr("--%v", err)
+			}
+			now := time.Now()
+			var exp time.Time
+			if s := cmd.String("expires"); s != "never" {
+				d, err := lifetime(s)
+				if err != nil {
+					return usageErr("--expires %q: %v", s, err)
+				}
+				exp = now.Add(d)
+			}
+			tok, tk, err := tokens.New(user, level, cmd.String("name"), now, exp)
+			if err != nil {
+				return err
+			}
+			p := path(cmd)
+			err = htpasswd.UpdateFile(p, true, tokens.MaxFileSize, func(data []byte) ([]byte, error) {
+				f, err := tokens.Parse(bytes.NewReader(data))
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", p, err)
+				}
+				if err := f.Add(tk); err != nil {
+					return nil, err
+				}
+				return f.Bytes(), nil
+			})
+			if err != nil {
+				return editErr(err)
+			}
+			fmt.Fprintln(e.stdout, tok)
+			fmt.Fprintf(e.stderr, "htpw: token %s for %s written to %s; it is shown only this once\n", tk.ID, user, p)
+			return nil
+		},
+	}
+	list := &cli.Command{
+		Name:  "list",
+		Usage: "list tokens: id, user, name, level, created, expires (never the token or its hash)",
+		Flags: []cli.Flag{file, &cli.BoolFlag{Name: "json", Usage: "one JSON array"}},
+		Action: func(_ context.Context, cmd *cli.Command) error {
+			if cmd.Args().Present() {
+				return usageErr("token list takes no arguments")
+			}
+			f, err := tokens.ReadFile(path(cmd))
+			if err != nil {
+				return err
+			}
+			type row struct {
+				ID      string `json:"id"`
+				User    string `json:"user"`
+				Name    string `json:"name"`
+				Level   string `json:"level"`
+				Created string `json:"created"`
+				Expires string `json:"expires"`
+			}
+			rows := []row{}
+			for _, t := range f.Tokens() {
+				exp := "never"
+				if !t.Expires.IsZero() {
+					exp = t.Expires.Format(time.RFC3339)
+				}
+				rows = append(rows, row{t.ID, t.User, t.Name, t.Level, t.Created.Format(time.RFC3339), exp})
+			}
+			if cmd.Bool("json") {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tUSER\tLEVEL\tCREATED\tEXPIRES\tNAME")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.User, r.Level, r.Created, r.Expires, r.Name)
+			}
+			return tw.Flush()
+		},
+	}
+	revoke := &cli.Command{
+		Name:      "revoke",
+		Usage:     "delete the token with ID",
+		ArgsUsage: "ID",
+		Flags:     []cli.Flag{file},
+		Action: func(_ context.Context, cmd *cli.Command) error {
+			if cmd.Args().Len() != 1 {
+				return usageErr("token revoke: want exactly one ID argument")
+			}
+			id := cmd.Args().First()
+			p := path(cmd)
+			err := htpasswd.UpdateFile(p, false, tokens.MaxFileSize, func(data []byte) ([]byte, error) {
+				f, err := tokens.Parse(bytes.NewReader(data))
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", p, err)
+				}
+				if !f.Remove(id) {
+					return nil, &exitErr{code: exitNoUser, err: fmt.Errorf("no token %s in %s", strconv.Quote(id), p), hint: "htpw token list shows the ids"}
+				}
+				return f.Bytes(), nil
+			})
+			if errors.Is(err, fs.ErrNotExist) {
+				return &exitErr{code: exitNoUser, err: err}
+			}
+			return editErr(err)
+		},
+	}
+	cmds := []*cli.Command{create, list, revoke}
+	for _, c := range cmds {
+		c.OnUsageError = func(_ context.Context, _ *cli.Command, err error, _ bool) error {
+			return &exitErr{code: exitUsage, err: err}
+		}
+	}
+	return &cli.Command{
+		Name:     "token",
+		Usage:    "create, list and revoke authreq API tokens",
+		Commands: cmds,
+	}
+}
+
+// lifetime reads --expires: Nd (days) or a Go duration; positive.
+func lifetime(s string) (time.Duration, error) {
+	var d time.Duration
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days <= 0 || days > 36500 {
+			return 0, errors.New("want Nd with N from 1 to 36500, a Go duration or never")
+		}
+		d = time.Duration(days) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil || d <= 0 {
+			return 0, errors.New("want Nd, a positive Go duration (12h) or never")
+		}
+	}
+	return d, nil
+}
