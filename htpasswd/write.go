@@ -258,10 +258,10 @@ func readAll(f *os.File, path string, limit int) ([]byte, error) {
 		return nil, err // *fs.PathError names the path
 	}
 	if len(data) > limit {
-		if limit == MaxSecretSize {
-			return nil, fmt.Errorf("%s: %w", path, ErrSecretTooLarge)
+		if limit == MaxFileSize {
+			return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
 		}
-		return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
+		return nil, fmt.Errorf("%s: larger than %d bytes: %w", path, limit, ErrTooLarge)
 	}
 	return data, nil
 }

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authreq/authreq/htpasswd"
+	"github.com/authreq/authreq/htpasswd/k8s"
 	"github.com/urfave/cli/v3"
 )
 
@@ -320,11 +321,11 @@ func secretCommand(e *env) *cli.Command {
 		Flags: flagsOf(targetFlags(false), []cli.Flag{
 			&cli.StringFlag{Name: "name", Usage: "Secret `NAME`", Required: true},
 			&cli.StringFlag{Name: "namespace", Usage: "Secret `NAMESPACE`"},
-			&cli.StringFlag{Name: "format", Value: string(htpasswd.AuthFile), Usage: "auth-file (key \"auth\") or auth-map (a key per user)"},
+			&cli.StringFlag{Name: "format", Value: string(k8s.AuthFile), Usage: "auth-file (key \"auth\") or auth-map (a key per user)"},
 		}),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			format := htpasswd.SecretFormat(cmd.String("format"))
-			if format != htpasswd.AuthFile && format != htpasswd.AuthMap {
+			format := k8s.SecretFormat(cmd.String("format"))
+			if format != k8s.AuthFile && format != k8s.AuthMap {
 				return usageErr("--format %q: want auth-file or auth-map", string(format))
 			}
 			_, f, err := readNoArgs(e, cmd)
@@ -333,7 +334,7 @@ func secretCommand(e *env) *cli.Command {
 			} else if err != nil {
 				return err
 			}
-			s, err := htpasswd.NewSecret(cmd.String("name"), cmd.String("namespace"), f, format)
+			s, err := k8s.NewSecret(cmd.String("name"), cmd.String("namespace"), f, format)
 			if err != nil {
 				return err
 			}

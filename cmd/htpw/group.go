@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/authreq/authreq/htpasswd"
+	"github.com/authreq/authreq/htpasswd/k8s"
 	"github.com/urfave/cli/v3"
 )
 
@@ -71,7 +72,7 @@ func groupCommand(e *env) *cli.Command {
 			case !t.isSecret():
 				return editErr(htpasswd.UpdateGroups(path(cmd), add, fn))
 			case t.inPlace:
-				return editErr(htpasswd.UpdateSecretGroups(t.secretPath, fn))
+				return editErr(k8s.UpdateSecretGroups(t.secretPath, fn))
 			}
 			sec, err := t.loadSecret()
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authreq/authreq/htpasswd"
+	"github.com/authreq/authreq/htpasswd/k8s"
 )
 
 // secretPassword is distinctive so that tests can grep every output for it.
@@ -358,7 +359,7 @@ func TestEditSecret(t *testing.T) {
 					t.Errorf("%s kept", gone)
 				}
 			}
-			s, err := htpasswd.ParseSecret([]byte(r.stdout))
+			s, err := k8s.ParseSecret([]byte(r.stdout))
 			if err != nil {
 				t.Fatalf("output: %v\n%s", err, r.stdout)
 			}
@@ -388,7 +389,7 @@ func TestEditSecret(t *testing.T) {
 	h.want(h.run(string(manifest), "add", "--secret", "-", "--stdin", "bob"), 1, "both want standard input")
 	h.want(h.run("kind: Secret\ndata:\n  other: eA==\n", "list", "--secret", "-", "--format", "auth-file"), 1, `no "auth" key`)
 	h.want(h.run("kind: Secret\ndata:\n  auth: '***'\n", "list", "--secret", "-"), 1, `data["auth"]: invalid base64`)
-	h.want(h.run("kind: Secret\n#"+strings.Repeat("x", htpasswd.MaxSecretSize), "list", "--secret", "-"), 1, "larger than 3 MiB")
+	h.want(h.run("kind: Secret\n#"+strings.Repeat("x", k8s.MaxSecretSize), "list", "--secret", "-"), 1, "larger than 3 MiB")
 	h.want(h.run("kind: ConfigMap\n", "list", "--secret", "-"), 1, "not a Kubernetes Secret")
 	h.want(h.run("", "list", "--secret", "-", "--in-place"), 2, "--in-place")
 	m, _ := os.ReadFile("testdata/secret-authmap.yaml")
@@ -409,7 +410,7 @@ func TestSecretInPlaceEditDuringPrompt(t *testing.T) {
 		h.onPrompt = nil
 		done := make(chan error, 1)
 		go func() {
-			done <- htpasswd.UpdateSecretFile(sf, "", func(f *htpasswd.File) error {
+			done <- k8s.UpdateSecretFile(sf, "", func(f *htpasswd.File) error {
 				_, err := f.Set("concurrent", "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=")
 				return err
 			})

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/authreq/authreq/htpasswd"
+	"github.com/authreq/authreq/htpasswd/k8s"
 	"github.com/authreq/authreq/internal/realtest"
 )
 
@@ -181,7 +182,7 @@ func TestParallelSecretAddsInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := htpasswd.ParseSecret(b)
+	s, err := k8s.ParseSecret(b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/authreq/authreq/htpasswd"
+	"github.com/authreq/authreq/htpasswd/k8s"
 	"github.com/urfave/cli/v3"
 )
 
@@ -35,8 +36,8 @@ type target struct {
 	path       string
 	secretPath string // "" for a file; "-" for stdin
 	inPlace    bool
-	format     htpasswd.SecretFormat
-	secret     *htpasswd.Secret // loaded on first use
+	format     k8s.SecretFormat
+	secret     *k8s.Secret // loaded on first use
 }
 
 func newTarget(e *env, cmd *cli.Command) (*target, error) {
@@ -50,8 +51,8 @@ func newTarget(e *env, cmd *cli.Command) (*target, error) {
 	if hasFlag(cmd, "secret") {
 		t.secretPath = cmd.String("secret")
 		t.inPlace = cmd.Bool("in-place")
-		switch f := htpasswd.SecretFormat(cmd.String("format")); f {
-		case "", htpasswd.AuthFile, htpasswd.AuthMap:
+		switch f := k8s.SecretFormat(cmd.String("format")); f {
+		case "", k8s.AuthFile, k8s.AuthMap:
 			t.format = f
 		default:
 			return nil, usageErr("--format %q: want auth-file or auth-map", string(f))
@@ -93,7 +94,7 @@ func (t *target) name() string {
 	return t.path
 }
 
-func (t *target) loadSecret() (*htpasswd.Secret, error) {
+func (t *target) loadSecret() (*k8s.Secret, error) {
 	if t.secret != nil {
 		return t.secret, nil
 	}
@@ -110,11 +111,11 @@ func (t *target) loadSecret() (*htpasswd.Secret, error) {
 		in = f
 	}
 	// One byte over the limit is enough for ParseSecret to refuse it.
-	data, err := io.ReadAll(io.LimitReader(in, htpasswd.MaxSecretSize+1))
+	data, err := io.ReadAll(io.LimitReader(in, k8s.MaxSecretSize+1))
 	if err != nil {
 		return nil, err
 	}
-	s, err := htpasswd.ParseSecret(data)
+	s, err := k8s.ParseSecret(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.name(), err)
 	}
@@ -209,7 +210,7 @@ func (t *target) edit(create bool, fn func(*htpasswd.File) error) error {
 	case !t.isSecret():
 		return editErr(htpasswd.Update(t.path, create, fn))
 	case t.inPlace:
-		return editErr(htpasswd.UpdateSecretFile(t.secretPath, t.format, fn))
+		return editErr(k8s.UpdateSecretFile(t.secretPath, t.format, fn))
 	}
 	f, err := t.read()
 	if err != nil {

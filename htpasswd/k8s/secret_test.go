@@ -1,4 +1,4 @@
-package htpasswd
+package k8s
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/authreq/authreq/htpasswd"
 )
 
 func mustSecret(t *testing.T, name string) *Secret {
@@ -25,7 +27,7 @@ func mustSecret(t *testing.T, name string) *Secret {
 	return s
 }
 
-func users(f *File) string {
+func users(f *htpasswd.File) string {
 	var u []string
 	for _, e := range f.Entries() {
 		u = append(u, e.User)
@@ -110,7 +112,7 @@ func TestSecretAuthMap(t *testing.T) {
 }
 
 func TestNewSecret(t *testing.T) {
-	f, _ := Parse(strings.NewReader("alice:$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.\n"))
+	f, _ := htpasswd.Parse(strings.NewReader("alice:$apr1$salt$Xxd1irWT9ycqoYxGFn4cb.\n"))
 	s, err := NewSecret("mlflow-auth", "mlflow", f, AuthFile)
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +202,7 @@ func FuzzParseSecret(f *testing.F) {
 		}
 		again, err := back.File(format)
 		if err != nil {
-			t.Fatalf("File after round trip: %v", err)
+			t.Fatalf("htpasswd.File after round trip: %v", err)
 		}
 		if users(again) != users(file) {
 			t.Fatalf("users %q became %q", users(file), users(again))
@@ -255,7 +257,7 @@ func TestUpdateSecretFile(t *testing.T) {
 			}
 			// A failing edit leaves the file as it was.
 			boom := errors.New("boom")
-			if err := UpdateSecretFile(path, "", func(f *File) error { f.Delete("user00"); return boom }); !errors.Is(err, boom) {
+			if err := UpdateSecretFile(path, "", func(f *htpasswd.File) error { f.Delete("user00"); return boom }); !errors.Is(err, boom) {
 				t.Errorf("fn error: %v", err)
 			}
 			if again, _ := os.ReadFile(path); !bytes.Equal(again, b) {

@@ -1,9 +1,11 @@
-package htpasswd
+package k8s
 
 import (
 	"encoding/base64"
 	"strings"
 	"testing"
+
+	"github.com/authreq/authreq/htpasswd"
 )
 
 // kubectl reads a manifest as YAML 1.1, into a map: of duplicate keys the
@@ -139,7 +141,7 @@ func TestSecretErrorsEscapeKeys(t *testing.T) {
 // Our own manifests mean the same to kubectl: user names that YAML 1.1
 // reads as booleans or numbers are quoted as auth-map keys.
 func TestSecretMarshalQuotesForKubectl(t *testing.T) {
-	f, _ := Parse(strings.NewReader("y:{SHA}x\n1_23:{SHA}x\non:{SHA}x\n0x1F:{SHA}x\n.5:{SHA}x\nalice:{SHA}x\n"))
+	f, _ := htpasswd.Parse(strings.NewReader("y:{SHA}x\n1_23:{SHA}x\non:{SHA}x\n0x1F:{SHA}x\n.5:{SHA}x\nalice:{SHA}x\n"))
 	s, err := NewSecret("s", "", f, AuthMap)
 	if err != nil {
 		t.Fatal(err)
@@ -161,4 +163,13 @@ func TestSecretMarshalQuotesForKubectl(t *testing.T) {
 			t.Errorf("output lacks %s:\n%s", k, out)
 		}
 	}
+}
+
+const (
+	aliceLine   = "alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n"
+	malloryLine = "mallory:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n"
+)
+
+func setUser(user, hash string) func(*htpasswd.File) error {
+	return func(f *htpasswd.File) error { _, err := f.Set(user, hash); return err }
 }

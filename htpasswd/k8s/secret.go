@@ -1,4 +1,8 @@
-package htpasswd
+// Package k8s reads and edits the Kubernetes Secret manifests that hold
+// htpasswd data for ingress-nginx (auth-file: a key "auth"; auth-map: a key
+// per user) and authreq (a "groups" key beside "auth"), refusing what
+// kubectl would read otherwise.
+package k8s
 
 import (
 	"bytes"
@@ -12,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/authreq/authreq/htpasswd"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -232,7 +237,7 @@ func yaml11Type(n *yaml.Node) string {
 
 // NewSecret makes a Secret of type Opaque named name (namespace optional)
 // holding f in format.
-func NewSecret(name, namespace string, f *File, format SecretFormat) (*Secret, error) {
+func NewSecret(name, namespace string, f *htpasswd.File, format SecretFormat) (*Secret, error) {
 	if len(name) > 253 || !dnsSubdomain.MatchString(name) {
 		return nil, fmt.Errorf("secret name %q: must be lowercase letters, digits, '-' and '.', at most 253 characters", name)
 	}
@@ -289,8 +294,8 @@ func (s *Secret) values() map[string]secretValue {
 	return out
 }
 
-// File returns the htpasswd content in format ("" means s.Format()).
-func (s *Secret) File(format SecretFormat) (*File, error) {
+// htpasswd.File returns the htpasswd content in format ("" means s.Format()).
+func (s *Secret) File(format SecretFormat) (*htpasswd.File, error) {
 	if format == "" {
 		format = s.Format()
 	}
@@ -301,7 +306,7 @@ func (s *Secret) File(format SecretFormat) (*File, error) {
 		if !ok {
 			return nil, ErrNoAuthKey
 		}
-		f, err := Parse(bytes.NewReader(v.value))
+		f, err := htpasswd.Parse(bytes.NewReader(v.value))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", keyName(v.section, SecretKey), err)
 		}
@@ -315,7 +320,7 @@ func (s *Secret) File(format SecretFormat) (*File, error) {
 		var b strings.Builder
 		for _, k := range keys {
 			name := keyName(vals[k].section, k)
-			if err := ValidateUser(k); err != nil {
+			if err := htpasswd.ValidateUser(k); err != nil {
 				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			hash := strings.TrimRight(string(vals[k].value), "\r\n")
@@ -324,7 +329,7 @@ func (s *Secret) File(format SecretFormat) (*File, error) {
 			}
 			b.WriteString(k + ":" + hash + "\n")
 		}
-		return Parse(strings.NewReader(b.String()))
+		return htpasswd.Parse(strings.NewReader(b.String()))
 	}
 	return nil, fmt.Errorf("unknown secret format %q (want auth-file or auth-map)", string(format))
 }
@@ -333,7 +338,7 @@ func (s *Secret) File(format SecretFormat) (*File, error) {
 // htpasswd data in `data`; stringData copies of those keys are removed so the
 // two cannot disagree. For AuthMap every other key is replaced, and a user
 // name that cannot be a key is an error wrapping ErrUserNotInMap.
-func (s *Secret) SetFile(f *File, format SecretFormat) error {
+func (s *Secret) SetFile(f *htpasswd.File, format SecretFormat) error {
 	if format == "" {
 		format = s.Format()
 	}
@@ -356,7 +361,7 @@ func (s *Secret) SetFile(f *File, format SecretFormat) error {
 				return fmt.Errorf("user %q: %w", e.User, ErrUserNotInMap)
 			}
 		}
-		slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.User, b.User) })
+		slices.SortFunc(entries, func(a, b htpasswd.Entry) int { return strings.Compare(a.User, b.User) })
 		data.Content = nil
 		for _, e := range entries {
 			data.Content = append(data.Content, str(e.User), str(base64.StdEncoding.EncodeToString([]byte(e.Hash))))
@@ -381,8 +386,8 @@ func (s *Secret) SetFile(f *File, format SecretFormat) error {
 // group as WriteFileAtomic does. If fn or anything else fails, the file is
 // left as it was. Concurrent edits of one manifest lose nothing. As with
 // Update, path must not be a symbolic link (ErrSymlink).
-func UpdateSecretFile(path string, format SecretFormat, fn func(*File) error) error {
-	return update(path, false, MaxSecretSize, func(data []byte) ([]byte, error) {
+func UpdateSecretFile(path string, format SecretFormat, fn func(*htpasswd.File) error) error {
+	return updateManifest(path, func(data []byte) ([]byte, error) {
 		s, err := ParseSecret(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
@@ -599,7 +604,7 @@ func hasAlias(n *yaml.Node) bool {
 	return false
 }
 
-// GroupsKey is the key of a group file (see Groups) in a Secret of the
+// GroupsKey is the key of a group file (see htpasswd.Groups) in a Secret of the
 // auth-file format, beside "auth". Mounted as a directory, the Secret gives
 // the service both files. An auth-map Secret cannot hold one: every key of
 // it is a user.
@@ -608,16 +613,16 @@ const GroupsKey = "groups"
 // ErrGroupsInAuthMap: a group file asked of an auth-map Secret.
 var ErrGroupsInAuthMap = errors.New(`an auth-map Secret has a key per user and no room for a "groups" key; use the auth-file format`)
 
-// Groups returns the Secret's group file; none yet is an empty one.
-func (s *Secret) Groups() (*Groups, error) {
+// htpasswd.Groups returns the Secret's group file; none yet is an empty one.
+func (s *Secret) Groups() (*htpasswd.Groups, error) {
 	if s.Format() != AuthFile {
 		return nil, ErrGroupsInAuthMap
 	}
 	v, ok := s.values()[GroupsKey]
 	if !ok {
-		return &Groups{}, nil
+		return &htpasswd.Groups{}, nil
 	}
-	g, err := ParseGroups(bytes.NewReader(v.value))
+	g, err := htpasswd.ParseGroups(bytes.NewReader(v.value))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", keyName(v.section, GroupsKey), err)
 	}
@@ -626,7 +631,7 @@ func (s *Secret) Groups() (*Groups, error) {
 
 // SetGroups stores g under GroupsKey in data; a stringData copy is removed
 // so that the two cannot disagree.
-func (s *Secret) SetGroups(g *Groups) error {
+func (s *Secret) SetGroups(g *htpasswd.Groups) error {
 	if s.Format() != AuthFile {
 		return ErrGroupsInAuthMap
 	}
@@ -647,8 +652,8 @@ func (s *Secret) SetGroups(g *Groups) error {
 
 // UpdateSecretGroups edits the group file of the Secret manifest at path
 // under the same lock and atomic write as UpdateSecretFile.
-func UpdateSecretGroups(path string, fn func(*Groups) error) error {
-	return update(path, false, MaxSecretSize, func(data []byte) ([]byte, error) {
+func UpdateSecretGroups(path string, fn func(*htpasswd.Groups) error) error {
+	return updateManifest(path, func(data []byte) ([]byte, error) {
 		s, err := ParseSecret(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
@@ -665,4 +670,14 @@ func UpdateSecretGroups(path string, fn func(*Groups) error) error {
 		}
 		return s.Marshal()
 	})
+}
+
+// updateManifest is htpasswd.UpdateFile for a manifest: the same lock and
+// atomic write, at most MaxSecretSize read.
+func updateManifest(path string, edit func([]byte) ([]byte, error)) error {
+	err := htpasswd.UpdateFile(path, false, MaxSecretSize, edit)
+	if errors.Is(err, htpasswd.ErrTooLarge) {
+		return fmt.Errorf("%s: %w", path, ErrSecretTooLarge)
+	}
+	return err
 }
