@@ -132,9 +132,11 @@ func isToken(c identity.Credentials) bool {
 // throttle budget and no CPU slot, and is never cached (so that a revoke
 // or an expiry holds at once). done reports that id is the answer;
 // answered that a failure was answered. A Basic password that is no valid
-// token of its user goes on to the other stores (neither, nothing written). A Bearer token that is not valid is a
-// counted failure for the client address, throttled under the token's id:
-// a per-token key, never one budget shared by every junk token.
+// token of its user goes on to the other stores (neither is set, nothing
+// is written). A Bearer token that is not valid is a counted failure for
+// the client address, throttled under the token's id: a per-token key,
+// never one budget shared by every junk token. (The throttle bounds the
+// work, not the odds: a token holds 160 random bits.)
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, cred identity.Credentials, rec *audit.Record) (id identity.Identity, done, answered bool) {
 	bearer, isBearer := cred.(identity.Bearer)
 	if len(s.cheap.Stores()) == 0 {
@@ -151,8 +153,8 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, cred identit
 	if !isBearer {
 		return identity.Identity{}, false, false
 	}
-	tid, ok := tokens.IDOf(bearer.Token)
-	if !ok {
+	tid, hasID := tokens.IDOf(bearer.Token)
+	if !hasID {
 		sum := sha256.Sum256([]byte(bearer.Token))
 		tid = "?" + hex.EncodeToString(sum[:8])
 	}
@@ -165,7 +167,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, cred identit
 			resv.Done(throttle.Failure)
 		}
 	}
-	if ok {
+	if hasID {
 		rec.TokenID = tid
 	}
 	s.answerFailure(w, rec, res, "")
