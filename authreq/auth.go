@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -148,7 +149,22 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, cred identit
 	}
 	id, err := s.cheap.Authenticate(r.Context(), cred)
 	if err == nil {
-		return id, true, false
+		// The token's user must still be a user, with the groups and role
+		// it has when it logs in otherwise: a token must not outlive its
+		// user, nor escape what the policy says of the user's groups.
+		var u identity.Identity
+		var found bool
+		u, found, err = s.backends.Lookup(r.Context(), id.User)
+		switch {
+		case err == nil && found:
+			id.Groups, id.Role = u.Groups, u.Role
+			return id, true, false
+		case err == nil:
+			err = fmt.Errorf("%w: the token's user is in no user store", identity.ErrBadCredentials)
+		}
+		rec.User, rec.TokenID = id.User, id.TokenID
+		s.answerFailure(w, rec, checked{err: err}, id.User)
+		return identity.Identity{}, false, true
 	}
 	if !isBearer {
 		return identity.Identity{}, false, false

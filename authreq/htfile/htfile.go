@@ -65,6 +65,7 @@ var (
 	_ identity.Authenticator  = (*Store)(nil)
 	_ identity.Reloader       = (*Store)(nil)
 	_ identity.ChangeNotifier = (*Store)(nil)
+	_ identity.Lookuper       = (*Store)(nil)
 )
 
 // fallbackDummy stands in when no file has a usable hash: bcrypt at the
@@ -248,6 +249,16 @@ func (b *Store) Authenticate(_ context.Context, c identity.Credentials) (identit
 		return identity.Identity{}, fmt.Errorf("%w: wrong password", identity.ErrBadCredentials)
 	}
 	return identity.Identity{User: user, Groups: t.groups[user], Source: "htpasswd"}, nil
+}
+
+// Lookup finds a user with a usable hash, and its groups, without a
+// password (identity.Lookuper).
+func (b *Store) Lookup(_ context.Context, user string) (identity.Identity, bool, error) {
+	t := b.tab.Load()
+	if e, ok := t.users[user]; !ok || e.Parsed == nil {
+		return identity.Identity{}, false, nil
+	}
+	return identity.Identity{User: user, Groups: t.groups[user], Source: "htpasswd"}, true, nil
 }
 
 // readGroups parses a group file; errors name the file and line.

@@ -32,6 +32,14 @@ type (
 	// NetworkBound stores wait on the network rather than on the CPU: they
 	// get a concurrency bound of their own instead of a CPU slot.
 	NetworkBound interface{ NetworkBound() bool }
+	// Lookuper finds a user without a password — for credentials that
+	// stand for a user, such as API tokens — with its groups and role, so
+	// that the policy treats the user alike however it logs in. found is
+	// false when the store does not know the user; an error means the store
+	// could not tell (fail closed).
+	Lookuper interface {
+		Lookup(ctx context.Context, user string) (id Identity, found bool, err error)
+	}
 	// Cheap stores answer in microseconds without waiting on anything (a
 	// hash and a map lookup): they never take a CPU slot meant for
 	// password hashing, and never wait for one.

@@ -86,6 +86,34 @@ func (c *Chain) Authenticate(ctx context.Context, cred Credentials) (Identity, e
 	return Identity{}, fmt.Errorf("%w: no user store", ErrUnavailable)
 }
 
+// Lookup asks every store that can find a user without a password
+// (Lookuper), in order; the first that knows the user answers. None knows
+// it: found is false. A store that could not tell, and none that knew:
+// that store's error (fail closed).
+func (c *Chain) Lookup(ctx context.Context, user string) (Identity, bool, error) {
+	var down error
+	for _, l := range c.links {
+		lk, ok := l.Authenticator.(Lookuper)
+		if !ok {
+			continue
+		}
+		release, err := l.gate.Acquire(ctx)
+		if err != nil {
+			down = firstErr(down, err)
+			continue
+		}
+		id, found, err := lk.Lookup(ctx, user)
+		release()
+		switch {
+		case err != nil:
+			down = firstErr(down, err)
+		case found:
+			return id, true, nil
+		}
+	}
+	return Identity{}, false, down
+}
+
 // Close closes every store that has a Close method.
 func (c *Chain) Close() error {
 	var errs []error

@@ -243,16 +243,39 @@ func (a *Authenticator) Authenticate(ctx context.Context, user, password string)
 	if err := htpasswd.ValidateUser(user); err != nil {
 		return Result{}, fmt.Errorf("%w: %v", ErrBadCredentials, err)
 	}
+	return a.run(ctx, func(c *ldap.Conn) (Result, error) { return a.authenticate(c, user, password, false) })
+}
+
+// ErrNoLookup: the directory cannot be asked about a user without a
+// password unless a service account (bindDN) is configured.
+var ErrNoLookup = errors.New("looking up a user needs bindDN (a service account)")
+
+// Lookup finds user without a password, under the service account: the
+// directory's name, groups and role, for credentials that stand for a user
+// (API tokens). A user the directory does not know, or in neither
+// configured group, is ErrBadCredentials; an outage ErrUnavailable.
+func (a *Authenticator) Lookup(ctx context.Context, user string) (Result, error) {
+	if a.s.BindDN == "" {
+		return Result{}, ErrNoLookup
+	}
+	if err := htpasswd.ValidateUser(user); err != nil {
+		return Result{}, fmt.Errorf("%w: %v", ErrBadCredentials, err)
+	}
+	return a.run(ctx, func(c *ldap.Conn) (Result, error) { return a.authenticate(c, user, "", true) })
+}
+
+// run runs op on a pooled connection within the timeout. A pooled
+// connection may have died with the directory since its last use: one
+// retry on a fresh connection tells that from an outage.
+func (a *Authenticator) run(ctx context.Context, op func(*ldap.Conn) (Result, error)) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.s.timeout)
 	defer cancel()
-	// A pooled connection may have died with the directory since its last
-	// use: one retry on a fresh connection tells that from an outage.
 	for attempt := 0; ; attempt++ {
 		c, err := a.get(ctx)
 		if err != nil {
 			return Result{}, err
 		}
-		res, err := a.authenticate(c, user, password)
+		res, err := op(c)
 		network := ldap.IsErrorWithCode(err, ldap.ErrorNetwork)
 		a.put(c, err == nil || errors.Is(err, ErrBadCredentials))
 		if network {
@@ -266,7 +289,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, user, password string)
 	}
 }
 
-func (a *Authenticator) authenticate(c *ldap.Conn, user, password string) (Result, error) {
+// authenticate binds as user with password, or with lookup set finds the
+// user under the service account without binding as it.
+func (a *Authenticator) authenticate(c *ldap.Conn, user, password string, lookup bool) (Result, error) {
 	s := a.s
 	var dn string
 	var entry *ldap.Entry // the user's entry with userAttrs, when read
@@ -280,6 +305,9 @@ func (a *Authenticator) authenticate(c *ldap.Conn, user, password string) (Resul
 		if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
 			return Result{}, a.classify("user search", err)
 		}
+		if (sr == nil || len(sr.Entries) != 1) && lookup {
+			return Result{}, fmt.Errorf("%w: user not found, or not unique", ErrBadCredentials)
+		}
 		if sr == nil || len(sr.Entries) != 1 {
 			// Bind anyway, to a DN that does not exist, so that an unknown
 			// user takes the round trip a wrong password takes.
@@ -291,8 +319,10 @@ func (a *Authenticator) authenticate(c *ldap.Conn, user, password string) (Resul
 	} else {
 		dn = strings.Replace(s.LookupBind, "%s", ldap.EscapeDN(user), 1)
 	}
-	if err := c.Bind(dn, password); err != nil {
-		return Result{}, a.classify("bind", err)
+	if !lookup {
+		if err := c.Bind(dn, password); err != nil {
+			return Result{}, a.classify("bind", err)
+		}
 	}
 	if entry == nil && a.needsEntry() {
 		// Direct bind: read the user's own entry for its name (and the

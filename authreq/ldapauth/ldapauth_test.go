@@ -363,3 +363,30 @@ func TestCanonicalName(t *testing.T) {
 		})
 	}
 }
+
+// Lookup finds a user without its password, under the service account: the
+// directory's spelling, groups and role (API tokens of directory users).
+func TestLookup(t *testing.T) {
+	s := startDirectory(t)
+	cfg := chartConfig(s)
+	cfg.LookupBind, cfg.BindDN, cfg.BindPassword = "", s.RootDN, s.RootPW
+	a := newAuth(t, cfg)
+	ctx := context.Background()
+	res, err := a.Lookup(ctx, "ALICE")
+	if err != nil || res.User != "alice" || res.Role != "admin" || len(res.Groups) == 0 {
+		t.Errorf("alice: %+v %v", res, err)
+	}
+	for _, u := range []string{"nobody", "carol", "*", "alice)(uid=*"} { // carol is in neither group
+		if _, err := a.Lookup(ctx, u); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("%q: %v", u, err)
+		}
+	}
+	direct := newAuth(t, chartConfig(s))
+	if _, err := direct.Lookup(ctx, "alice"); !errors.Is(err, ErrNoLookup) {
+		t.Errorf("without bindDN: %v", err)
+	}
+	s.Stop()
+	if _, err := a.Lookup(ctx, "alice"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("directory down: %v", err)
+	}
+}

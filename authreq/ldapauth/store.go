@@ -19,6 +19,7 @@ var (
 	_ identity.Authenticator = Store{}
 	_ identity.Readier       = Store{}
 	_ identity.NetworkBound  = Store{}
+	_ identity.Lookuper      = Store{}
 )
 
 // NewStore starts an Authenticator for cfg.
@@ -51,6 +52,20 @@ func (b Store) Close() error { return b.a.Close() }
 
 // NetworkBound: directory checks wait on the network, not on a CPU slot.
 func (b Store) NetworkBound() bool { return true }
+
+// Lookup finds a user without a password (identity.Lookuper): not found
+// when the directory does not know it; an error when it cannot be asked
+// (down, or no bindDN to search with).
+func (b Store) Lookup(ctx context.Context, user string) (identity.Identity, bool, error) {
+	res, err := b.a.Lookup(ctx, user)
+	switch {
+	case err == nil:
+		return identity.Identity{User: res.User, Groups: res.Groups, Role: res.Role, Source: "ldap"}, true, nil
+	case errors.Is(err, ErrBadCredentials):
+		return identity.Identity{}, false, nil
+	}
+	return identity.Identity{}, false, fmt.Errorf("%w: %v", identity.ErrUnavailable, err)
+}
 
 // Authenticate binds with Basic credentials; other kinds are not the
 // directory's.

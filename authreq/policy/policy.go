@@ -106,6 +106,9 @@ func (p *Policy) Decide(id identity.Identity, req Request) Decision {
 		case r.Public:
 			return Decision{Allow: true, Reason: fmt.Sprintf("rules[%d]: public", i)}
 		case r.Subjects.empty(), r.Subjects.match(id):
+			if need, ok := p.tokenNeeds(id, req, path); !ok {
+				return Decision{Reason: fmt.Sprintf("rules[%d]: the token's level %s is below %s", i, id.MaxLevel, need)}
+			}
 			return Decision{Allow: true, Reason: fmt.Sprintf("rules[%d]", i)}
 		}
 		return Decision{Reason: fmt.Sprintf("rules[%d]: not among its users, groups or roles", i)}
@@ -138,6 +141,34 @@ func (p *Policy) rule(req Request, path string) (*Rule, int) {
 		return r, i
 	}
 	return nil, -1
+}
+
+// tokenNeeds checks an API token's level where a rule lets its user pass:
+// the rule says who, the token still says how much. The level the request
+// needs is the preset's for a route it knows (admins-only routes: above any
+// token), else READ for GET and HEAD and EDIT for anything else. ok is true
+// for identities without a cap.
+func (p *Policy) tokenNeeds(id identity.Identity, req Request, path string) (need string, ok bool) {
+	if id.MaxLevel == "" {
+		return "", true
+	}
+	l := Edit
+	if req.Method == "GET" || req.Method == "HEAD" {
+		l = Read
+	}
+	if p.preset != nil {
+		if r, _, found := p.preset.classify(req.Method, path); found {
+			switch n, known := r.action.Needs(); {
+			case r.action == ActPublic:
+				return "", true
+			case !known:
+				return "an admin", false
+			default:
+				l = n
+			}
+		}
+	}
+	return l.String(), capped(id, l) >= l
 }
 
 // capped lowers l to the identity's cap (an API token's level), if any.
