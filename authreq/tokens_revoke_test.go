@@ -4,6 +4,7 @@ package authreq
 // deleted file never keeps a revoked token alive (hostile review 5).
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -71,5 +72,27 @@ func TestDeletedTokenFileRevokesAll(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	if c := s.do("GET", "/auth", tokenReq(tok)).StatusCode; c != 401 {
 		t.Errorf("token file deleted, token still answers %d", c)
+	}
+}
+
+// Bad lines, also at start, are skipped and shown in /readyz (200: the
+// other tokens and the users are still served; strict: 503).
+func TestTokenBadLinesInReadyz(t *testing.T) {
+	tok, tk := newToken(t, "alice", "READ", time.Time{})
+	dir := t.TempDir()
+	f := filepath.Join(dir, "tokens")
+	os.WriteFile(f, []byte(tk.Format()+"\nbroken\nalso broken\n"), 0o640)
+	s := newTestServer(t, map[string]string{"alice": "pw"}, func(c *Config) { c.Tokens.Files = []string{f} })
+	if c := s.do("GET", "/auth", tokenReq(tok)).StatusCode; c != 200 {
+		t.Errorf("the good line's token: %d", c)
+	}
+	resp := s.do("GET", "/readyz", nil)
+	var body readiness
+	json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != 200 || body.Status != "degraded" || body.Backends["token"] != "degraded: "+f+": 2 bad lines" {
+		t.Errorf("readyz: %d %+v", resp.StatusCode, body)
+	}
+	if c := s.do("GET", "/readyz?strict=true", nil).StatusCode; c != 503 {
+		t.Errorf("strict readyz: %d", c)
 	}
 }
