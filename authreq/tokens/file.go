@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -86,16 +87,38 @@ type File struct {
 // Parse reads a token file strictly: any bad line is an error naming it,
 // as is a duplicated ID.
 func Parse(r io.Reader) (*File, error) {
+	f, bad, err := parse(r, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 {
+		return nil, bad[0]
+	}
+	return f, nil
+}
+
+// ParseLenient reads a token file, skipping the lines that do not parse:
+// it returns every good line's token and the bad lines, in file order. An
+// id on more than one line is refused on every one of them (skipped), so
+// that removing one of its lines can never leave the other in force. All
+// lines are kept for Bytes. The error is a read error only.
+func ParseLenient(r io.Reader) (*File, []*ParseError, error) {
+	return parse(r, true)
+}
+
+func parse(r io.Reader, lenient bool) (*File, []*ParseError, error) {
 	f := &File{}
+	var bad []*ParseError
 	br := bufio.NewReader(r)
-	seen := make(map[string]int)
+	seen := make(map[string]int) // id → line number of its first line
+	dup := make(map[string]bool)
 	for n := 1; ; n++ {
 		line, err := br.ReadString('\n')
 		if line == "" && err != nil {
-			if errors.Is(err, io.EOF) {
-				return f, nil
+			if !errors.Is(err, io.EOF) {
+				return nil, nil, err
 			}
-			return nil, err
+			break
 		}
 		f.lines = append(f.lines, line)
 		text := strings.TrimSuffix(line, "\n")
@@ -104,57 +127,84 @@ func Parse(r io.Reader) (*File, error) {
 		}
 		t, perr := parseLine(text)
 		if perr != nil {
-			return nil, &ParseError{Line: n, Err: perr}
+			bad = append(bad, &ParseError{Line: n, Err: perr})
+			if !lenient {
+				return f, bad, nil
+			}
+			continue
 		}
-		if first, dup := seen[t.ID]; dup {
-			return nil, &ParseError{Line: n, Err: fmt.Errorf("token id %s already on line %d", t.ID, first)}
+		if first, ok := seen[t.ID]; ok {
+			bad = append(bad, &ParseError{Line: n, Err: fmt.Errorf("token id %s already on line %d", t.ID, first)})
+			if !lenient {
+				return f, bad, nil
+			}
+			if !dup[t.ID] {
+				dup[t.ID] = true
+				bad = append(bad, &ParseError{Line: first, Err: fmt.Errorf("token id %s also on line %d; refused on both", t.ID, n)})
+			}
+			continue
 		}
 		seen[t.ID] = n
 		f.tokens = append(f.tokens, t)
 		f.at = append(f.at, len(f.lines)-1)
 	}
+	if len(dup) > 0 {
+		var ts []Token
+		var at []int
+		for i, t := range f.tokens {
+			if !dup[t.ID] {
+				ts, at = append(ts, t), append(at, f.at[i])
+			}
+		}
+		f.tokens, f.at = ts, at
+		slices.SortStableFunc(bad, func(a, b *ParseError) int { return a.Line - b.Line })
+	}
+	return f, bad, nil
 }
 
-// parseLine reads one token line by position. Its errors never quote the
-// hash.
+// parseLine reads one token line by position. Each field is checked before
+// the ':' that ends it, so an error names the first field that is wrong.
+// Its errors never quote the hash.
 func parseLine(s string) (Token, error) {
 	var t Token
-	next := func(what string) (string, error) {
+	// next cuts the field in front of the next ':'; ended tells that the
+	// line stopped after it.
+	next := func() (field string, ended bool) {
 		field, rest, ok := strings.Cut(s, ":")
-		if !ok {
-			return "", fmt.Errorf("no %s: want ID:USER:SHA256HEX:LEVEL:CREATED:EXPIRES:NAME", what)
-		}
 		s = rest
-		return field, nil
+		return field, !ok
 	}
-	var err error
-	if t.ID, err = next("user"); err != nil {
-		return t, err
+	endsAfter := func(what string) error {
+		return fmt.Errorf("the line ends after the %s: want ID:USER:SHA256HEX:LEVEL:CREATED:EXPIRES:NAME", what)
 	}
-	if !ValidID(t.ID) {
+	var ended bool
+	if t.ID, ended = next(); !ValidID(t.ID) {
 		return t, errors.New("id: want 12 characters of a-z and 2-7")
+	} else if ended {
+		return t, endsAfter("id")
 	}
-	if t.User, err = next("hash"); err != nil {
-		return t, err
-	}
+	t.User, ended = next()
 	if err := htpasswd.ValidateUser(t.User); err != nil {
 		return t, fmt.Errorf("user: %w", err)
 	}
-	hx, err := next("level")
-	if err != nil {
-		return t, err
+	if ended {
+		return t, endsAfter("user")
 	}
+	hx, ended := next()
 	if len(hx) != 2*sha256.Size || strings.ToLower(hx) != hx {
 		return t, errors.New("hash: want 64 lower-case hex digits")
 	}
 	if _, err := hex.Decode(t.Hash[:], []byte(hx)); err != nil {
 		return t, errors.New("hash: want 64 lower-case hex digits")
 	}
-	if t.Level, err = next("created time"); err != nil {
-		return t, err
+	if ended {
+		return t, endsAfter("hash")
 	}
-	if !ValidLevel(t.Level) {
+	var err error
+	if t.Level, ended = next(); !ValidLevel(t.Level) {
 		return t, fmt.Errorf("level %q: want READ, USE, EDIT or MANAGE", clip(t.Level))
+	} else if ended {
+		return t, endsAfter("level")
 	}
 	if len(s) < len(timeLayout)+1 || s[len(timeLayout)] != ':' {
 		return t, errors.New("created: want an RFC 3339 UTC time to the second, as 2025-01-02T03:04:05Z, then ':'")
@@ -294,6 +344,37 @@ func (f *File) Remove(id string) bool {
 		return true
 	}
 	return false
+}
+
+// RemoveLines deletes every line whose first field (the text before its
+// first ':') is exactly id, whether or not the line parses; it returns how
+// many it deleted. It is revocation's edit: a damaged line of a leaked
+// token goes too, and no other line is touched.
+func (f *File) RemoveLines(id string) int {
+	if id == "" {
+		return 0
+	}
+	var lines []string
+	var tokens []Token
+	var at []int
+	removed, ti := 0, 0
+	for i, l := range f.lines {
+		var tk *Token
+		if ti < len(f.at) && f.at[ti] == i {
+			tk = &f.tokens[ti]
+			ti++
+		}
+		if first, _, _ := strings.Cut(strings.TrimSuffix(l, "\n"), ":"); first == id {
+			removed++
+			continue
+		}
+		if tk != nil {
+			tokens, at = append(tokens, *tk), append(at, len(lines))
+		}
+		lines = append(lines, l)
+	}
+	f.lines, f.tokens, f.at = lines, tokens, at
+	return removed
 }
 
 // New makes a token for user: the token string, to be shown once, and its

@@ -31,7 +31,11 @@ func TestParseErrors(t *testing.T) {
 		line       int
 		want       string
 	}{
-		{"no colon", "# c\n\nabc\n", 3, "no user"},
+		{"no colon, bad id", "# c\n\nabc\n", 3, "id:"},
+		{"ends after id", "abcdefgh2345\n", 1, "ends after the id"},
+		{"ends after user", "abcdefgh2345:alice", 1, "ends after the user"},
+		{"ends after hash", "abcdefgh2345:alice:" + goodHash, 1, "ends after the hash"},
+		{"ends after level", "abcdefgh2345:alice:" + goodHash + ":READ", 1, "ends after the level"},
 		{"short id", "abc:alice:" + goodHash + ":READ:2025-01-02T03:04:05Z:never:", 1, "id:"},
 		{"id with 1", "abcdefgh2341:alice:" + goodHash + ":READ:2025-01-02T03:04:05Z:never:", 1, "id:"},
 		{"bad user", "abcdefgh2345:al\x01ce:" + goodHash + ":READ:2025-01-02T03:04:05Z:never:", 1, "user:"},
@@ -200,15 +204,23 @@ func TestStore(t *testing.T) {
 		t.Errorf("expired bearer: %v", err)
 	}
 	now = t0
-	// A broken file keeps the old table; a vanished one too.
+	// A file that no longer parses revokes the token (its line is bad);
+	// a vanished one too.
 	os.WriteFile(path, []byte("garbage\n"), 0o640)
-	if err := s.Reload("test"); err == nil || !strings.Contains(err.Error(), "line 1") {
+	if err := s.Reload("test"); err == nil || !strings.Contains(err.Error(), "1 bad lines") {
 		t.Errorf("reload of a broken file: %v", err)
+	}
+	if _, err := s.Authenticate(ctx, identity.Bearer{Token: tok}); !errors.Is(err, identity.ErrBadCredentials) {
+		t.Errorf("token of a file with no good line: %v", err)
+	}
+	os.WriteFile(path, []byte(tk.Format()+"\n"), 0o640)
+	if err := s.Reload("test"); err != nil {
+		t.Fatal(err)
 	}
 	os.Remove(path)
 	s.Reload("test")
-	if _, err := s.Authenticate(ctx, identity.Bearer{Token: tok}); err != nil {
-		t.Errorf("old table not kept: %v", err)
+	if _, err := s.Authenticate(ctx, identity.Bearer{Token: tok}); !errors.Is(err, identity.ErrBadCredentials) {
+		t.Errorf("token of a deleted file: %v", err)
 	}
 	// A valid file without the token revokes it.
 	os.WriteFile(path, []byte("# empty\n"), 0o640)

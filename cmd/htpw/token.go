@@ -130,7 +130,7 @@ func tokenCommand(e *env) *cli.Command {
 	}
 	revoke := &cli.Command{
 		Name:      "revoke",
-		Usage:     "delete the token with ID",
+		Usage:     "delete the token with ID (every line whose first field is ID, even in a file with bad lines)",
 		ArgsUsage: "ID",
 		Flags:     []cli.Flag{file},
 		Action: func(_ context.Context, cmd *cli.Command) error {
@@ -139,16 +139,38 @@ func tokenCommand(e *env) *cli.Command {
 			}
 			id := cmd.Args().First()
 			p := path(cmd)
+			// Lenient: a leaked token must be revocable whatever else the
+			// file holds. Every line whose first field is id goes, parsed
+			// or not; the bad lines stay as they are, named by number only.
+			var bad []*tokens.ParseError
 			err := htpasswd.UpdateFile(p, false, tokens.MaxFileSize, func(data []byte) ([]byte, error) {
-				f, err := tokens.Parse(bytes.NewReader(data))
+				f, b, err := tokens.ParseLenient(bytes.NewReader(data))
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", p, err)
 				}
-				if !f.Remove(id) {
+				lines := strings.Split(string(data), "\n")
+				bad = bad[:0]
+				for _, pe := range b {
+					if first, _, _ := strings.Cut(lines[pe.Line-1], ":"); first != id {
+						bad = append(bad, pe) // stays in the file
+					}
+				}
+				if f.RemoveLines(id) == 0 {
 					return nil, &exitErr{code: exitNoUser, err: fmt.Errorf("no token %s in %s", strconv.Quote(id), p), hint: "htpw token list shows the ids"}
 				}
 				return f.Bytes(), nil
 			})
+			if len(bad) > 0 {
+				nums := make([]string, len(bad))
+				for i, b := range bad {
+					nums[i] = strconv.Itoa(b.Line)
+				}
+				what := "line " + nums[0] + " is not a valid token line"
+				if len(nums) > 1 {
+					what = "lines " + strings.Join(nums, ", ") + " are not valid token lines"
+				}
+				fmt.Fprintf(e.stderr, "htpw: warning: %s: %s; left as they are (the service skips them)\n", p, what)
+			}
 			if errors.Is(err, fs.ErrNotExist) {
 				return &exitErr{code: exitNoUser, err: err}
 			}
