@@ -40,7 +40,7 @@ func newMetrics(cacheLen, throttleLen func() float64) *metrics {
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "reloads_total",
 			Help: "Reloads of the htpasswd files by result (success, failure)."}, []string{"result"}),
 		reloadErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "reload_errors_total",
-			Help: "Reloads that failed and kept the previous users."}),
+			Help: "Reloads of user or token files that failed (the previous contents kept) or skipped bad token lines."}),
 		queueTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "verify_queue_timeouts_total",
 			Help: "Password checks refused (503) because no verification slot came free in time."}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "throttled_total",
