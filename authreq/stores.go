@@ -7,13 +7,15 @@ import (
 	"github.com/authreq/authreq/authreq/htfile"
 	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/authreq/ldapauth"
+	"github.com/authreq/authreq/authreq/mlflowdb"
 	"github.com/authreq/authreq/authreq/tokens"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // addStores is the one factory of user stores: every store the config
 // enables, in the order the chain asks them — API tokens first (cheap),
-// htpasswd next, for local break-glass accounts, then the directory. A new store is one case here,
+// htpasswd next, for local break-glass accounts, then MLflow's user
+// database, then the directory. A new store is one case here,
 // one config section and one directory. What a store can do beyond
 // Authenticate is found by type assertion, never special-cased elsewhere:
 // NetworkBound stores wait in a bound of their own instead of taking a CPU
@@ -34,6 +36,13 @@ func (s *Server) addStores(cfg *Config) error {
 		b, err := htfile.New(cfg.Htpasswd, s.log, s.metrics.reloaded)
 		if err != nil {
 			return fmt.Errorf("htpasswd: %w", err)
+		}
+		s.add(b)
+	}
+	if cfg.MLflowAuthDB.Enabled() {
+		b, err := mlflowdb.New(cfg.MLflowAuthDB, s.log, s.metrics.reloaded)
+		if err != nil {
+			return err // names its key
 		}
 		s.add(b)
 	}
