@@ -394,3 +394,5 @@ func TestConfig(t *testing.T) {
 		})
 	}
 }
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
