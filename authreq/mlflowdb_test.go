@@ -115,3 +115,58 @@ func TestMLflowAuthDB(t *testing.T) {
 		t.Fatalf("readyz?strict=true: %d", code)
 	}
 }
+
+// TestMLflowAuthDBPermissions: MLflow's 3.8-era permission rows are
+// per-resource grants at /auth — an explicit NO_PERMISSIONS denies that
+// experiment — and a deleted row stops counting at the next read.
+func TestMLflowAuthDBPermissions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "basic_auth.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	schema, err := os.ReadFile("mlflowdb/testdata/schema-3.8.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{string(schema),
+		"INSERT INTO users VALUES (2, 'bob', '" + mlflowHash(t, "bob-pw", "b1") + "', FALSE)",
+		"INSERT INTO experiment_permissions (id, experiment_id, user_id, permission) VALUES (1, '7', 2, 'NO_PERMISSIONS'), (2, '9', 2, 'EDIT')",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := newTestServer(t, nil, func(c *Config) {
+		c.Htpasswd.Files = nil
+		c.MLflowAuthDB.URI = "sqlite:///" + path
+		c.Policy.Preset = "mlflow"
+		c.Policy.DefaultPermission = "READ"
+	})
+	auth := func(method, uri string) int {
+		t.Helper()
+		return s.do("GET", "/auth", map[string]string{"Authorization": basic("bob", "bob-pw"),
+			"X-Original-URI": uri, "X-Original-Method": method}).StatusCode
+	}
+	for _, c := range []struct {
+		method, uri string
+		code        int
+	}{
+		{"GET", "/api/2.0/mlflow/experiments/get?experiment_id=7", 403},
+		{"GET", "/api/2.0/mlflow/experiments/get?experiment_id=8", 200},
+		{"PUT", "/api/2.0/mlflow-artifacts/artifacts/9/model.pkl", 200},
+		{"PUT", "/api/2.0/mlflow-artifacts/artifacts/8/model.pkl", 403},
+	} {
+		if got := auth(c.method, c.uri); got != c.code {
+			t.Errorf("%s %s: %d, want %d", c.method, c.uri, got, c.code)
+		}
+	}
+	if _, err := db.Exec("DELETE FROM experiment_permissions WHERE experiment_id = '7'"); err != nil {
+		t.Fatal(err)
+	}
+	s.Reload()
+	if got := auth("GET", "/api/2.0/mlflow/experiments/get?experiment_id=7"); got != 200 {
+		t.Errorf("after the row is deleted: %d", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/authreq/ldapauth"
 	"github.com/authreq/authreq/authreq/mlflowdb"
+	"github.com/authreq/authreq/authreq/policy"
 	"github.com/authreq/authreq/authreq/tokens"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -45,6 +46,9 @@ func (s *Server) addStores(cfg *Config) error {
 			return err // names its key
 		}
 		s.add(b)
+		if cfg.MLflowAuthDB.Permissions {
+			b.OnPermissions(s.setStoreGrants)
+		}
 	}
 	if cfg.LDAP.Enabled {
 		b, err := ldapauth.NewStore(cfg.LDAP, s.log)
@@ -83,3 +87,24 @@ func (s *Server) add(b identity.Authenticator) {
 type noWait struct{}
 
 func (noWait) Acquire(context.Context) (func(), error) { return func() {}, nil }
+
+// setStoreGrants hands MLflow's permission rows to the policy as
+// per-resource grants of their users.
+func (s *Server) setStoreGrants(p mlflowdb.Permissions) {
+	gs := make([]policy.Grant, 0, len(p.Rows))
+	for _, r := range p.Rows {
+		g := policy.Grant{Subjects: policy.Subjects{Users: []string{r.User}}, Level: r.Level}
+		if r.Kind == "registered_model" {
+			g.RegisteredModels = []string{r.ID}
+		} else {
+			g.Experiments = []string{r.ID}
+		}
+		if r.Workspace != "" {
+			g.Workspaces = []string{r.Workspace}
+		}
+		gs = append(gs, g)
+	}
+	if err := s.policy.SetStoreGrants("mlflowdb", gs, p.Floor); err != nil {
+		s.log.Error("mlflowdb: permission rows refused by the policy; keeping the previous ones", "error", err.Error())
+	}
+}

@@ -25,7 +25,8 @@ type Config struct {
 	PasswordFile string `yaml:"passwordFile"`
 	// Refresh is how often users (and permissions) are re-read.
 	Refresh duration.Duration `yaml:"refresh"`
-	// Permissions: MLflow's permission rows become per-resource grants.
+	// Permissions: MLflow's permission rows become per-resource grants of
+	// the policy (OnPermissions).
 	Permissions bool `yaml:"permissions"`
 }
 

@@ -30,6 +30,7 @@ func TestPostgres(t *testing.T) {
 		d := testDB{t, db}
 		d.execSchema(schema)
 		fill(t, d)
+		fillPerms(d, schema)
 		uri := pg.URL(name)
 		if i == 1 {
 			uri = strings.Replace(uri, "postgresql://", "postgresql+psycopg2://", 1)
@@ -40,6 +41,7 @@ func TestPostgres(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkUsers(t, s)
+			t.Run("permissions", func(t *testing.T) { checkPerms(t, s, schema) })
 			d.addUser(6, "carol", werkzeugScrypt(t, "carol-pw", "s6"), true)
 			if err := s.Reload("test"); err != nil {
 				t.Fatal(err)

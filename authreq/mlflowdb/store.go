@@ -1,7 +1,8 @@
 // Package mlflowdb is a read-only user store over the database of MLflow's
 // basic-auth app (`mlflow server --app-name basic-auth`): its users table
 // (werkzeug password hashes, is_admin) is loaded into an immutable
-// snapshot, re-read every refresh and on SIGHUP. A database that cannot be
+// snapshot, re-read every refresh and on SIGHUP, with its permission rows
+// for the policy (perms.go). A database that cannot be
 // read keeps the last good snapshot; one never read since start answers
 // identity.ErrUnavailable (503), never 401.
 package mlflowdb
@@ -40,6 +41,7 @@ type snapshot struct {
 	// decoys: one hash per cost class in the table, weighted by its users,
 	// as in htfile — an unknown name costs what a real user's check costs.
 	decoys []decoy
+	perms  *Permissions // nil with permissions: false
 	at     time.Time
 }
 
@@ -63,6 +65,8 @@ type Store struct {
 	reloaded func(err error)
 	stop     chan struct{}
 	done     chan struct{}
+	permsMu  sync.Mutex
+	onPerms  func(Permissions)
 }
 
 var (
@@ -171,6 +175,11 @@ func (s *Store) Reload(why string) error {
 	old := s.snap.Load()
 	s.snap.Store(t)
 	s.lastErr.Store(nil)
+	s.tellPermissions(t.perms)
+	if t.perms != nil && (old == nil || old.perms == nil || old.perms.Skipped != t.perms.Skipped) && t.perms.Skipped > 0 {
+		s.log.Warn("mlflowdb: permission rows the policy cannot express yet are ignored (wildcards, workspace-wide grants, other resource types); those users get the policy's level without them",
+			"db", s.target.shown, "skipped", t.perms.Skipped)
+	}
 	if old != nil {
 		if changed := diff(old, t); len(changed) > 0 {
 			s.changed(changed)
@@ -208,6 +217,11 @@ func (s *Store) load(ctx context.Context) (*snapshot, error) {
 		return nil, err
 	}
 	t := &snapshot{users: make(map[string]user, len(rows)), at: time.Now()}
+	if s.cfg.Permissions {
+		if t.perms, err = readPermissions(ctx, s.db, s.target.driver); err != nil {
+			return nil, fmt.Errorf("permissions: %w", err)
+		}
+	}
 	classes := make(map[string]int)
 	for _, r := range rows {
 		u := user{raw: r.hash, admin: r.admin}
