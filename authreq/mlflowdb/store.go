@@ -110,7 +110,12 @@ func New(cfg Config, log *slog.Logger, onReload func(error)) (*Store, error) {
 func (s *Store) Name() string { return "mlflowdb" }
 
 // OnChange sets who is told of the users a read changed, added or removed.
-func (s *Store) OnChange(fn func(users []string)) { s.changed = fn }
+// It takes the load lock: the refreshes may already run.
+func (s *Store) OnChange(fn func(users []string)) {
+	s.mu.Lock()
+	s.changed = fn
+	s.mu.Unlock()
+}
 
 // Close stops the refreshes and closes the database.
 func (s *Store) Close() error {
