@@ -16,6 +16,7 @@ import (
 	"github.com/authreq/authreq/authreq/audit"
 	"github.com/authreq/authreq/authreq/htfile"
 	"github.com/authreq/authreq/authreq/ldapauth"
+	"github.com/authreq/authreq/authreq/mlflowdb"
 	"github.com/authreq/authreq/authreq/policy"
 	"github.com/authreq/authreq/authreq/request"
 	"github.com/authreq/authreq/authreq/throttle"
@@ -34,6 +35,7 @@ type Config struct {
 	Htpasswd      htfile.Config   `yaml:"htpasswd"`
 	Cache         vcache.Config   `yaml:"cache"`
 	LDAP          ldapauth.Config `yaml:"ldap"`
+	MLflowAuthDB  mlflowdb.Config `yaml:"mlflowAuthDB"`
 	Tokens        tokens.Config   `yaml:"tokens"`
 	RateLimit     throttle.Config `yaml:"rateLimit"`
 	Audit         audit.Config    `yaml:"audit"`
@@ -67,6 +69,7 @@ func DefaultConfig() *Config {
 		OriginalRequest:    request.Auto,
 	}
 	c.LDAP = ldapauth.Defaults()
+	c.MLflowAuthDB = mlflowdb.Defaults()
 	c.RateLimit = throttle.Defaults()
 	return c
 }
@@ -129,8 +132,11 @@ func (c *Config) Validate() error {
 			bad(key, "%q is not a header name", v)
 		}
 	}
-	if len(c.Htpasswd.Files) == 0 && !c.LDAP.Enabled && len(c.Tokens.Files) == 0 {
-		bad("htpasswd.files", "no backend: give at least one htpasswd file or token file, or enable ldap")
+	if len(c.Htpasswd.Files) == 0 && !c.LDAP.Enabled && len(c.Tokens.Files) == 0 && !c.MLflowAuthDB.Enabled() {
+		bad("htpasswd.files", "no backend: give at least one htpasswd file or token file, mlflowAuthDB.uri, or enable ldap")
+	}
+	if err := c.MLflowAuthDB.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Tokens.Validate(); err != nil {
 		errs = append(errs, err)

@@ -17,7 +17,7 @@ const module = "github.com/authreq/authreq/"
 // imports the service package itself. A new store is then one directory
 // that needs nothing but identity (and its own helpers).
 func TestImportsPointDown(t *testing.T) {
-	stores := []string{"authreq/htfile", "authreq/ldapauth", "authreq/tokens"}
+	stores := []string{"authreq/htfile", "authreq/ldapauth", "authreq/tokens", "authreq/mlflowdb"}
 	dirs, _ := filepath.Glob("*")
 	for _, d := range dirs {
 		if fi, err := os.Stat(d); err != nil || !fi.IsDir() || d == "testdata" {

@@ -7,13 +7,16 @@ import (
 	"github.com/authreq/authreq/authreq/htfile"
 	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/authreq/ldapauth"
+	"github.com/authreq/authreq/authreq/mlflowdb"
+	"github.com/authreq/authreq/authreq/policy"
 	"github.com/authreq/authreq/authreq/tokens"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // addStores is the one factory of user stores: every store the config
 // enables, in the order the chain asks them — API tokens first (cheap),
-// htpasswd next, for local break-glass accounts, then the directory. A new store is one case here,
+// htpasswd next, for local break-glass accounts, then MLflow's user
+// database, then the directory. A new store is one case here,
 // one config section and one directory. What a store can do beyond
 // Authenticate is found by type assertion, never special-cased elsewhere:
 // NetworkBound stores wait in a bound of their own instead of taking a CPU
@@ -36,6 +39,16 @@ func (s *Server) addStores(cfg *Config) error {
 			return fmt.Errorf("htpasswd: %w", err)
 		}
 		s.add(b)
+	}
+	if cfg.MLflowAuthDB.Enabled() {
+		b, err := mlflowdb.New(cfg.MLflowAuthDB, s.log, s.metrics.reloaded)
+		if err != nil {
+			return err // names its key
+		}
+		s.add(b)
+		if cfg.MLflowAuthDB.Permissions {
+			b.OnPermissions(s.setStoreGrants)
+		}
 	}
 	if cfg.LDAP.Enabled {
 		b, err := ldapauth.NewStore(cfg.LDAP, s.log)
@@ -74,3 +87,24 @@ func (s *Server) add(b identity.Authenticator) {
 type noWait struct{}
 
 func (noWait) Acquire(context.Context) (func(), error) { return func() {}, nil }
+
+// setStoreGrants hands MLflow's permission rows to the policy as
+// per-resource grants of their users.
+func (s *Server) setStoreGrants(p mlflowdb.Permissions) {
+	gs := make([]policy.Grant, 0, len(p.Rows))
+	for _, r := range p.Rows {
+		g := policy.Grant{Subjects: policy.Subjects{Users: []string{r.User}}, Level: r.Level}
+		if r.Kind == "registered_model" {
+			g.RegisteredModels = []string{r.ID}
+		} else {
+			g.Experiments = []string{r.ID}
+		}
+		if r.Workspace != "" {
+			g.Workspaces = []string{r.Workspace}
+		}
+		gs = append(gs, g)
+	}
+	if err := s.policy.SetStoreGrants("mlflowdb", gs, p.Floor); err != nil {
+		s.log.Error("mlflowdb: permission rows refused by the policy; keeping the previous ones", "error", err.Error())
+	}
+}

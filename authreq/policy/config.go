@@ -43,6 +43,9 @@ type Grant struct {
 	Workspaces       []string `yaml:"workspaces"`
 
 	level Level
+	// floor: a per-resource grant that only raises the global level (read
+	// from MLflow 3.13+'s role tables); see SetStoreGrants.
+	floor bool
 }
 
 // Rule decides requests by host, path and method, for any upstream.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/authreq/request"
@@ -37,6 +38,7 @@ type Policy struct {
 	on     bool
 	deflt  Level
 	preset *preset // nil without one
+	grants *atomic.Pointer[grantSet]
 }
 
 // New builds the policy of a validated cfg.
@@ -44,7 +46,7 @@ func New(cfg Config) (*Policy, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Policy{cfg: cfg, on: cfg.Enabled(), deflt: Read}
+	p := &Policy{cfg: cfg, on: cfg.Enabled(), deflt: Read, grants: newGrantSet(cfg.Grants)}
 	if cfg.DefaultPermission != "" {
 		p.deflt, _ = ParseLevel(cfg.DefaultPermission)
 	}

@@ -151,7 +151,7 @@ func (p *Policy) decidePreset(id identity.Identity, req Request, path, rawQuery 
 		return Decision{Allow: true, Reason: fmt.Sprintf("%s: %s", what, level)}
 	}
 	for _, rid := range ids {
-		l, ok := p.resourceLevel(id, ws, fam, rid)
+		l, ok := p.resourceLevel(id, ws, fam, rid, global)
 		if !ok {
 			l = global
 		}
@@ -258,7 +258,7 @@ func resourceIDs(r route, req Request, params map[string]string, rawQuery string
 // match id in workspace ws, else the default.
 func (p *Policy) globalLevel(id identity.Identity, ws string) Level {
 	best, found := NoPermissions, false
-	for _, g := range p.cfg.Grants {
+	for _, g := range p.grantsNow() {
 		if len(g.Experiments)+len(g.RegisteredModels) > 0 || !g.inWorkspace(ws) || !g.Subjects.match(id) {
 			continue
 		}
@@ -276,10 +276,13 @@ func (p *Policy) globalLevel(id identity.Identity, ws string) Level {
 // family fam that match id in ws; ok is false when there is none.
 func (p *Policy) lowestResourceLevel(id identity.Identity, ws, fam string) (Level, bool) {
 	low, found := Manage, false
-	for _, g := range p.cfg.Grants {
+	for _, g := range p.grantsNow() {
 		list := g.Experiments
 		if fam == "registered_model" {
 			list = g.RegisteredModels
+		}
+		if g.floor {
+			continue // never lowers
 		}
 		if len(list) == 0 || !g.inWorkspace(ws) || !g.Subjects.match(id) {
 			continue
@@ -293,10 +296,13 @@ func (p *Policy) lowestResourceLevel(id identity.Identity, ws, fam string) (Leve
 
 // resourceLevel is the highest level of the grants for that resource that
 // match id; ok is false when none does (the global level applies). Such a
-// grant replaces the global level, so it may lower it.
-func (p *Policy) resourceLevel(id identity.Identity, ws, kind, rid string) (Level, bool) {
+// grant replaces the global level, so it may lower it. Floor grants (MLflow
+// 3.13+ rows) count only where no such grant matches, and only raise the
+// global level.
+func (p *Policy) resourceLevel(id identity.Identity, ws, kind, rid string, global Level) (Level, bool) {
 	best, found := NoPermissions, false
-	for _, g := range p.cfg.Grants {
+	floor, floored := NoPermissions, false
+	for _, g := range p.grantsNow() {
 		list := g.Experiments
 		if kind == "registered_model" {
 			list = g.RegisteredModels
@@ -304,11 +310,19 @@ func (p *Policy) resourceLevel(id identity.Identity, ws, kind, rid string) (Leve
 		if !slices.Contains(list, rid) || !g.inWorkspace(ws) || !g.Subjects.match(id) {
 			continue
 		}
-		if !found || g.level > best {
+		switch {
+		case g.floor:
+			floor, floored = max(floor, g.level), true
+		case !found || g.level > best:
 			best, found = g.level, true
 		}
 	}
-	return best, found
+	if found || !floored {
+		// A per-resource grant of the config is the operator's word at
+		// the proxy: it decides, whatever the store's rows say.
+		return best, found
+	}
+	return max(global, floor), true
 }
 
 func (g Grant) inWorkspace(ws string) bool {

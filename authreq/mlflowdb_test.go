@@ -1,0 +1,172 @@
+package authreq
+
+import (
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/scrypt"
+	_ "modernc.org/sqlite"
+)
+
+// mlflowHash is a werkzeug scrypt hash at the lowest N mlflowdb accepts.
+func mlflowHash(t testing.TB, pw, salt string) string {
+	sum, err := scrypt.Key([]byte(pw), []byte(salt), 1024, 8, 1, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "scrypt:1024:8:1$" + salt + "$" + hex.EncodeToString(sum)
+}
+
+// TestMLflowAuthDB: users of MLflow's basic-auth database log in through
+// /auth beside the htpasswd users; is_admin is X-Role admin; a changed
+// password drops the cached verification on the next read; a database
+// that cannot be read keeps its users and makes /readyz?strict=true fail.
+func TestMLflowAuthDB(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "basic_auth.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	schema, err := os.ReadFile("mlflowdb/testdata/schema-3.13.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.Exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(string(schema))
+	exec("INSERT INTO users VALUES (1, 'admin', $1, TRUE), (2, 'alice', $2, FALSE)",
+		mlflowHash(t, "password1234", "a1"), mlflowHash(t, "alice-pw", "a2"))
+
+	s := newTestServer(t, map[string]string{"root": "root-pw"}, func(c *Config) {
+		c.MLflowAuthDB.URI = "sqlite:///" + path
+	})
+	for _, c := range []struct {
+		user, pw string
+		code     int
+		role     string
+	}{
+		{"admin", "password1234", 200, "admin"},
+		{"alice", "alice-pw", 200, "user"},
+		{"root", "root-pw", 200, ""},
+		{"alice", "wrong", 401, ""},
+		{"nobody", "alice-pw", 401, ""},
+	} {
+		res := s.do("GET", "/auth", map[string]string{"Authorization": basic(c.user, c.pw)})
+		if res.StatusCode != c.code {
+			t.Fatalf("%s: %d, want %d", c.user, res.StatusCode, c.code)
+		}
+		if c.code == 200 && (res.Header.Get("X-User") != c.user || res.Header.Get("X-Role") != c.role) {
+			t.Fatalf("%s: X-User %q X-Role %q", c.user, res.Header.Get("X-User"), res.Header.Get("X-Role"))
+		}
+	}
+	ready := func(strict bool) (int, map[string]string) {
+		t.Helper()
+		p := "/readyz"
+		if strict {
+			p += "?strict=true"
+		}
+		res := s.do("GET", p, nil)
+		var body readiness
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode, body.Backends
+	}
+	if code, b := ready(true); code != 200 || b["mlflowdb"] != "ok" {
+		t.Fatalf("readyz: %d %v", code, b)
+	}
+
+	// Alice's password changes in MLflow; the next read drops her cached
+	// verification.
+	exec("UPDATE users SET password_hash = $1 WHERE username = 'alice'", mlflowHash(t, "new-pw", "a3"))
+	s.Reload()
+	if res := s.do("GET", "/auth", map[string]string{"Authorization": basic("alice", "alice-pw")}); res.StatusCode != 401 {
+		t.Fatalf("old password after the change: %d", res.StatusCode)
+	}
+	if res := s.do("GET", "/auth", map[string]string{"Authorization": basic("alice", "new-pw")}); res.StatusCode != 200 {
+		t.Fatalf("new password: %d", res.StatusCode)
+	}
+
+	// The database goes away: the users of the last read still log in,
+	// /readyz says degraded, and strict fails.
+	if err := os.Rename(path, path+".away"); err != nil {
+		t.Fatal(err)
+	}
+	s.Reload()
+	if res := s.do("GET", "/auth", map[string]string{"Authorization": basic("admin", "password1234")}); res.StatusCode != 200 {
+		t.Fatalf("admin from the last snapshot: %d", res.StatusCode)
+	}
+	code, b := ready(false)
+	if code != 200 || !strings.HasPrefix(b["mlflowdb"], "degraded: ") {
+		t.Fatalf("readyz: %d %v", code, b)
+	}
+	if code, _ := ready(true); code != http.StatusServiceUnavailable {
+		t.Fatalf("readyz?strict=true: %d", code)
+	}
+}
+
+// TestMLflowAuthDBPermissions: MLflow's 3.8-era permission rows are
+// per-resource grants at /auth — an explicit NO_PERMISSIONS denies that
+// experiment — and a deleted row stops counting at the next read.
+func TestMLflowAuthDBPermissions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "basic_auth.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	schema, err := os.ReadFile("mlflowdb/testdata/schema-3.8.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{string(schema),
+		"INSERT INTO users VALUES (2, 'bob', '" + mlflowHash(t, "bob-pw", "b1") + "', FALSE)",
+		"INSERT INTO experiment_permissions (id, experiment_id, user_id, permission) VALUES (1, '7', 2, 'NO_PERMISSIONS'), (2, '9', 2, 'EDIT')",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := newTestServer(t, nil, func(c *Config) {
+		c.Htpasswd.Files = nil
+		c.MLflowAuthDB.URI = "sqlite:///" + path
+		c.Policy.Preset = "mlflow"
+		c.Policy.DefaultPermission = "READ"
+	})
+	auth := func(method, uri string) int {
+		t.Helper()
+		return s.do("GET", "/auth", map[string]string{"Authorization": basic("bob", "bob-pw"),
+			"X-Original-URI": uri, "X-Original-Method": method}).StatusCode
+	}
+	for _, c := range []struct {
+		method, uri string
+		code        int
+	}{
+		{"GET", "/api/2.0/mlflow/experiments/get?experiment_id=7", 403},
+		{"GET", "/api/2.0/mlflow/experiments/get?experiment_id=8", 200},
+		{"PUT", "/api/2.0/mlflow-artifacts/artifacts/9/model.pkl", 200},
+		{"PUT", "/api/2.0/mlflow-artifacts/artifacts/8/model.pkl", 403},
+	} {
+		if got := auth(c.method, c.uri); got != c.code {
+			t.Errorf("%s %s: %d, want %d", c.method, c.uri, got, c.code)
+		}
+	}
+	if _, err := db.Exec("DELETE FROM experiment_permissions WHERE experiment_id = '7'"); err != nil {
+		t.Fatal(err)
+	}
+	s.Reload()
+	if got := auth("GET", "/api/2.0/mlflow/experiments/get?experiment_id=7"); got != 200 {
+		t.Errorf("after the row is deleted: %d", got)
+	}
+}
