@@ -1,7 +1,6 @@
 package realtest
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -89,8 +88,14 @@ func (s *Slapd) Start() {
 	s.t.Helper()
 	// -d 0 keeps slapd in the foreground, so the test owns the process.
 	s.cmd = exec.Command(s.bin, "-f", s.conf, "-h", s.URL+"/ "+s.LDAPSURL+"/", "-d", "0")
-	var stderr bytes.Buffer
-	s.cmd.Stderr = &stderr
+	// slapd writes its log to a file: a buffer read here while the
+	// process still writes to it would be a data race.
+	logf, err := os.CreateTemp(s.t.TempDir(), "slapd-*.log")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer logf.Close()
+	s.cmd.Stderr = logf
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
@@ -99,7 +104,8 @@ func (s *Slapd) Start() {
 		deadline := time.Now().Add(10 * time.Second)
 		for !tcpUp(addr) {
 			if time.Now().After(deadline) {
-				s.t.Fatalf("slapd did not listen on %s: %s", addr, stderr.String())
+				out, _ := os.ReadFile(logf.Name())
+				s.t.Fatalf("slapd did not listen on %s: %s", addr, out)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
