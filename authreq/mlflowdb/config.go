@@ -112,7 +112,17 @@ func parseURI(s string) (target, error) {
 		if u.Path == "" || u.Path == "/" {
 			return target{}, errors.New("postgresql: no database name (postgresql://user@host:5432/db)")
 		}
-		return target{driver: driverPostgres, pgURL: u.String(), shown: u.Redacted()}, nil
+		for k := range u.Query() {
+			switch strings.ToLower(k) {
+			case "password", "sslpassword", "passfile":
+				// It would show in every log line and in /readyz.
+				return target{}, fmt.Errorf("postgresql: %s in the URI: use passwordFile", k)
+			}
+		}
+		shown := *u
+		shown.User = url.User(u.User.Username())
+		shown.RawQuery = ""
+		return target{driver: driverPostgres, pgURL: u.String(), shown: shown.String()}, nil
 	case "postgres":
 		return target{}, errors.New("postgres://: SQLAlchemy (and so MLflow) wants postgresql://")
 	}

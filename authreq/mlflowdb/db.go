@@ -72,15 +72,41 @@ func readUsers(ctx context.Context, db *sql.DB) ([]userRow, error) {
 	defer rows.Close()
 	var out []userRow
 	for rows.Next() {
-		var name, hash sql.NullString
-		var admin sql.NullBool
+		// Scanned loosely: one odd row (is_admin 2, a number for a name)
+		// must disable that user, not fail every refresh and freeze the
+		// last snapshot, with deleted users in it, for good.
+		var name, hash, admin any
 		if err := rows.Scan(&name, &hash, &admin); err != nil {
 			return nil, err
 		}
-		if !name.Valid || name.String == "" {
+		n, ok := name.(string)
+		if b, isBytes := name.([]byte); isBytes {
+			n, ok = string(b), true
+		}
+		if !ok || n == "" {
 			continue
 		}
-		out = append(out, userRow{name: name.String, hash: hash.String, admin: admin.Valid && admin.Bool})
+		h, _ := hash.(string)
+		if b, isBytes := hash.([]byte); isBytes {
+			h = string(b)
+		}
+		out = append(out, userRow{name: n, hash: h, admin: isTrue(admin)})
 	}
 	return out, rows.Err()
+}
+
+// isTrue reads is_admin as MLflow writes it (a boolean, or 0/1 in SQLite);
+// anything else is not an admin.
+func isTrue(v any) bool {
+	switch v := v.(type) {
+	case bool:
+		return v
+	case int64:
+		return v == 1
+	case []byte:
+		return string(v) == "1" || string(v) == "true"
+	case string:
+		return v == "1" || v == "true"
+	}
+	return false
 }

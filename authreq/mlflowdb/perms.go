@@ -59,7 +59,9 @@ func (s *Store) tellPermissions(p *Permissions) {
 func hasTable(ctx context.Context, db *sql.DB, driver, name string) (bool, error) {
 	q := "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = $1"
 	if driver == driverPostgres {
-		q = "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1"
+		// Found the way the queries find tables: through the whole
+		// search_path, not only current_schema().
+		q = "SELECT count(*) FROM (SELECT to_regclass($1) AS t) r WHERE r.t IS NOT NULL"
 	}
 	var n int
 	if err := db.QueryRowContext(ctx, q, name).Scan(&n); err != nil {
