@@ -157,7 +157,9 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, cred identit
 		u, found, err = s.backends.Lookup(r.Context(), id.User)
 		switch {
 		case err == nil && found:
-			id.Groups, id.Role = u.Groups, u.Role
+			// The user's store, too: grants read from a store are for
+			// its users only.
+			id.Groups, id.Role, id.Source = u.Groups, u.Role, "token:"+u.Source
 			return id, true, false
 		case err == nil:
 			err = fmt.Errorf("%w: the token's user is in no user store", identity.ErrBadCredentials)

@@ -147,7 +147,7 @@ func TestTokensThroughAuth(t *testing.T) {
 	}
 
 	audit := s.auditLog(t)
-	if !strings.Contains(audit, `"user":"alice","token_id":"`+aliceTk.ID+`"`) || !strings.Contains(audit, `"backend":"token"`) {
+	if !strings.Contains(audit, `"user":"alice","token_id":"`+aliceTk.ID+`"`) || !strings.Contains(audit, `"backend":"token:htpasswd"`) {
 		t.Errorf("audit lacks the token's user and id:\n%s", audit)
 	}
 	for _, tok := range []string{aliceTok, edRead, expired, rootTok} {

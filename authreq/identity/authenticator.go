@@ -32,6 +32,11 @@ type (
 	// NetworkBound stores wait on the network rather than on the CPU: they
 	// get a concurrency bound of their own instead of a CPU slot.
 	NetworkBound interface{ NetworkBound() bool }
+	// Secondary stores hold the users of another application (MLflow's
+	// user database): they authenticate only names that no other store
+	// knows, so that whoever can write such a store cannot log in as a
+	// break-glass htpasswd account or a directory user of the same name.
+	Secondary interface{ Secondary() bool }
 	// Lookuper finds a user without a password — for credentials that
 	// stand for a user, such as API tokens — with its groups and role, so
 	// that the policy treats the user alike however it logs in. found is

@@ -48,6 +48,17 @@ func (c *Chain) Stores() []Authenticator {
 func (c *Chain) Authenticate(ctx context.Context, cred Credentials) (Identity, error) {
 	var no, down, unknown error
 	for _, l := range c.links {
+		if sec, ok := l.Authenticator.(Secondary); ok && sec.Secondary() {
+			_, found, lerr := c.lookup(ctx, cred.Principal(), l.Authenticator)
+			switch {
+			case lerr != nil:
+				down = firstErr(down, fmt.Errorf("%s: cannot tell whether another store knows the name: %w", l.Name(), lerr))
+				continue
+			case found:
+				unknown = firstErr(unknown, fmt.Errorf("%w: %s: the name belongs to another user store", ErrUnknownUser, l.Name()))
+				continue
+			}
+		}
 		release, err := l.gate.Acquire(ctx)
 		if err != nil {
 			if no != nil {
@@ -91,10 +102,19 @@ func (c *Chain) Authenticate(ctx context.Context, cred Credentials) (Identity, e
 // it: found is false. A store that could not tell, and none that knew:
 // that store's error (fail closed).
 func (c *Chain) Lookup(ctx context.Context, user string) (Identity, bool, error) {
+	return c.lookup(ctx, user, nil)
+}
+
+// lookup is Lookup over every store but except; when except is given
+// (a secondary store asking), other secondary stores are left out too.
+func (c *Chain) lookup(ctx context.Context, user string, except Authenticator) (Identity, bool, error) {
 	var down error
 	for _, l := range c.links {
 		lk, ok := l.Authenticator.(Lookuper)
-		if !ok {
+		if !ok || (except != nil && l.Authenticator == except) {
+			continue
+		}
+		if sec, isSec := l.Authenticator.(Secondary); except != nil && isSec && sec.Secondary() {
 			continue
 		}
 		release, err := l.gate.Acquire(ctx)

@@ -74,6 +74,7 @@ var (
 	_ identity.Reloader       = (*Store)(nil)
 	_ identity.ChangeNotifier = (*Store)(nil)
 	_ identity.Readier        = (*Store)(nil)
+	_ identity.Secondary      = (*Store)(nil)
 )
 
 // loadTimeout bounds one read of the database.
@@ -108,6 +109,11 @@ func New(cfg Config, log *slog.Logger, onReload func(error)) (*Store, error) {
 }
 
 func (s *Store) Name() string { return "mlflowdb" }
+
+// Secondary: MLflow's users authenticate here only under names no other
+// store knows — whoever can write MLflow's database must not be able to log
+// in as a break-glass htpasswd account or a directory user of that name.
+func (s *Store) Secondary() bool { return true }
 
 // OnChange sets who is told of the users a read changed, added or removed.
 // It takes the load lock: the refreshes may already run.

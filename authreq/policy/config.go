@@ -46,6 +46,9 @@ type Grant struct {
 	// floor: a per-resource grant that only raises the global level (read
 	// from MLflow 3.13+'s role tables); see SetStoreGrants.
 	floor bool
+	// source: the user store a grant was read from ("" for the config's):
+	// it is for that store's users only.
+	source string
 }
 
 // Rule decides requests by host, path and method, for any upstream.

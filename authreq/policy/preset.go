@@ -259,7 +259,7 @@ func resourceIDs(r route, req Request, params map[string]string, rawQuery string
 func (p *Policy) globalLevel(id identity.Identity, ws string) Level {
 	best, found := NoPermissions, false
 	for _, g := range p.grantsNow() {
-		if len(g.Experiments)+len(g.RegisteredModels) > 0 || !g.inWorkspace(ws) || !g.Subjects.match(id) {
+		if len(g.Experiments)+len(g.RegisteredModels) > 0 || !g.inWorkspace(ws) || !g.matches(id) {
 			continue
 		}
 		if !found || g.level > best {
@@ -284,7 +284,7 @@ func (p *Policy) lowestResourceLevel(id identity.Identity, ws, fam string) (Leve
 		if g.floor {
 			continue // never lowers
 		}
-		if len(list) == 0 || !g.inWorkspace(ws) || !g.Subjects.match(id) {
+		if len(list) == 0 || !g.inWorkspace(ws) || !g.matches(id) {
 			continue
 		}
 		if !found || g.level < low {
@@ -307,7 +307,7 @@ func (p *Policy) resourceLevel(id identity.Identity, ws, kind, rid string, globa
 		if kind == "registered_model" {
 			list = g.RegisteredModels
 		}
-		if !slices.Contains(list, rid) || !g.inWorkspace(ws) || !g.Subjects.match(id) {
+		if !slices.Contains(list, rid) || !g.inWorkspace(ws) || !g.matches(id) {
 			continue
 		}
 		switch {
@@ -347,4 +347,15 @@ func artifactExperiment(v string, ws *string) (id, why string) {
 		return "", "artifact path that does not lead with an experiment id"
 	}
 	return segs[0], ""
+}
+
+// matches tells whether the grant is for id. A grant read from a user store
+// (MLflow's database) is for that store's users only: an htpasswd or LDAP
+// user who shares a name with an MLflow user is another person, and a
+// token counts as its user's store.
+func (g Grant) matches(id identity.Identity) bool {
+	if g.source != "" && g.source != strings.TrimPrefix(id.Source, "token:") {
+		return false
+	}
+	return g.Subjects.match(id)
 }

@@ -40,7 +40,7 @@ func (p *Policy) SetStoreGrants(source string, gs []Grant, floor bool) error {
 		if err != nil {
 			return fmt.Errorf("%s grant %d: %v", source, i, err)
 		}
-		g.level, g.floor = l, floor
+		g.level, g.floor, g.source = l, floor, source
 		out = append(out, g)
 	}
 	storeGrantsMu.Lock()
