@@ -120,11 +120,19 @@ func scanPerms(ctx context.Context, db *sql.DB, p *Permissions, kind, q string) 
 		if err := rows.Scan(&user, &id, &ws, &perm); err != nil {
 			return err
 		}
-		if !user.Valid || user.String == "" || !id.Valid || !slices.Contains(levels, perm.String) {
+		if !user.Valid || user.String == "" || !id.Valid {
 			p.Skipped++
 			continue
 		}
-		p.Rows = append(p.Rows, Permission{User: user.String, Kind: kind, ID: id.String, Workspace: ws.String, Level: perm.String})
+		level := perm.String
+		if !slices.Contains(levels, level) {
+			// A row here replaces the default for its resource: dropping
+			// one MLflow cannot read (NULL, unknown) would hand back the
+			// default, more than MLflow gives. It denies instead.
+			p.Skipped++
+			level = "NO_PERMISSIONS"
+		}
+		p.Rows = append(p.Rows, Permission{User: user.String, Kind: kind, ID: id.String, Workspace: ws.String, Level: level})
 	}
 	return rows.Err()
 }
