@@ -14,6 +14,7 @@ import (
 
 	"github.com/authreq/authreq/authreq/tokens"
 	"github.com/authreq/authreq/htpasswd"
+	"github.com/authreq/authreq/htpasswd/k8s"
 	"github.com/urfave/cli/v3"
 )
 
@@ -31,15 +32,68 @@ func tokenCommand(e *env) *cli.Command {
 		}
 		return defaultTokenFile
 	}
+	secretFlags := []cli.Flag{
+		&cli.StringFlag{Name: "secret", Usage: "the \"tokens\" key of the auth-file Secret manifest in `FILE` (- for stdin) instead of a file; the manifest goes to stdout"},
+		&cli.BoolFlag{Name: "in-place", Usage: "with --secret FILE: write the result back to FILE"},
+	}
+	secret := func(cmd *cli.Command) (*target, error) {
+		t := &target{e: e, secretPath: cmd.String("secret"), inPlace: cmd.Bool("in-place")}
+		switch {
+		case t.secretPath == "" && t.inPlace:
+			return nil, usageErr("--in-place needs --secret")
+		case t.inPlace && t.secretPath == "-":
+			return nil, usageErr("--in-place needs --secret FILE, not stdin")
+		case t.secretPath != "" && cmd.IsSet("file"):
+			return nil, usageErr("give --file or --secret, not both")
+		}
+		return t, nil
+	}
+	// edit applies fn to the token file's bytes: the file, under its lock;
+	// the Secret's "tokens" key in place; or the Secret on stdin, the
+	// edited manifest on stdout. It tells where the result went.
+	edit := func(cmd *cli.Command, create bool, fn func([]byte) ([]byte, error)) (string, error) {
+		t, err := secret(cmd)
+		if err != nil {
+			return "", err
+		}
+		switch {
+		case !t.isSecret():
+			p := path(cmd)
+			return p, editErr(htpasswd.UpdateFile(p, create, tokens.MaxFileSize, fn))
+		case t.inPlace:
+			return t.secretPath, editErr(k8s.UpdateSecretData(t.secretPath, k8s.TokensKey, fn))
+		}
+		sec, err := t.loadSecret()
+		if err != nil {
+			return "", err
+		}
+		data, _, err := sec.Data(k8s.TokensKey)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", t.name(), err)
+		}
+		out, err := fn(data)
+		if err != nil {
+			return "", err
+		}
+		if err := sec.SetData(k8s.TokensKey, out); err != nil {
+			return "", fmt.Errorf("%s: %w", t.name(), err)
+		}
+		m, err := sec.Marshal()
+		if err != nil {
+			return "", err
+		}
+		_, err = e.stdout.Write(m)
+		return "stdout", err
+	}
 	create := &cli.Command{
 		Name:      "create",
 		Usage:     "create a token for USER and print it, once",
 		ArgsUsage: "USER",
-		Flags: []cli.Flag{file,
+		Flags: append([]cli.Flag{file,
 			&cli.StringFlag{Name: "level", Value: "READ", Usage: "the highest `LEVEL` the token allows: READ, USE, EDIT or MANAGE"},
 			&cli.StringFlag{Name: "expires", Value: "90d", Usage: "lifetime: `Nd`, a Go duration (12h) or never"},
 			&cli.StringFlag{Name: "name", Usage: "a `NAME` to recognise the token by in list"},
-		},
+		}, secretFlags...),
 		Action: func(_ context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() != 1 {
 				return usageErr("token create: want exactly one USER argument")
@@ -68,11 +122,10 @@ func tokenCommand(e *env) *cli.Command {
 			if err != nil {
 				return err
 			}
-			p := path(cmd)
-			err = htpasswd.UpdateFile(p, true, tokens.MaxFileSize, func(data []byte) ([]byte, error) {
+			where, err := edit(cmd, true, func(data []byte) ([]byte, error) {
 				f, err := tokens.Parse(bytes.NewReader(data))
 				if err != nil {
-					return nil, fmt.Errorf("%s: %w", p, err)
+					return nil, err
 				}
 				if err := f.Add(tk); err != nil {
 					return nil, err
@@ -80,23 +133,44 @@ func tokenCommand(e *env) *cli.Command {
 				return f.Bytes(), nil
 			})
 			if err != nil {
-				return editErr(err)
+				return err
+			}
+			if where == "stdout" {
+				// stdout carries the manifest: the token goes to stderr.
+				fmt.Fprintf(e.stderr, "htpw: token %s for %s (shown only this once): %s\n", tk.ID, user, tok)
+				return nil
 			}
 			fmt.Fprintln(e.stdout, tok)
-			fmt.Fprintf(e.stderr, "htpw: token %s for %s written to %s; it is shown only this once\n", tk.ID, user, p)
+			fmt.Fprintf(e.stderr, "htpw: token %s for %s written to %s; it is shown only this once\n", tk.ID, user, where)
 			return nil
 		},
 	}
 	list := &cli.Command{
 		Name:  "list",
 		Usage: "list tokens: id, user, name, level, created, expires (never the token or its hash)",
-		Flags: []cli.Flag{file, &cli.BoolFlag{Name: "json", Usage: "one JSON array"}},
+		Flags: append([]cli.Flag{file, &cli.BoolFlag{Name: "json", Usage: "one JSON array"}}, secretFlags...),
 		Action: func(_ context.Context, cmd *cli.Command) error {
 			if cmd.Args().Present() {
 				return usageErr("token list takes no arguments")
 			}
-			f, err := tokens.ReadFile(path(cmd))
+			t, err := secret(cmd)
 			if err != nil {
+				return err
+			}
+			var f *tokens.File
+			if t.isSecret() {
+				sec, err := t.loadSecret()
+				if err != nil {
+					return err
+				}
+				data, _, err := sec.Data(k8s.TokensKey)
+				if err == nil {
+					f, err = tokens.Parse(bytes.NewReader(data))
+				}
+				if err != nil {
+					return fmt.Errorf("%s: %w", t.name(), err)
+				}
+			} else if f, err = tokens.ReadFile(path(cmd)); err != nil {
 				return err
 			}
 			type row struct {
@@ -132,18 +206,23 @@ func tokenCommand(e *env) *cli.Command {
 		Name:      "revoke",
 		Usage:     "delete the token with ID (every line whose first field is ID, even in a file with bad lines)",
 		ArgsUsage: "ID",
-		Flags:     []cli.Flag{file},
+		Flags:     append([]cli.Flag{file}, secretFlags...),
 		Action: func(_ context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() != 1 {
 				return usageErr("token revoke: want exactly one ID argument")
 			}
 			id := cmd.Args().First()
 			p := path(cmd)
+			if t, err := secret(cmd); err != nil {
+				return err
+			} else if t.isSecret() {
+				p = t.name()
+			}
 			// Lenient: a leaked token must be revocable whatever else the
 			// file holds. Every line whose first field is id goes, parsed
 			// or not; the bad lines stay as they are, named by number only.
 			var bad []*tokens.ParseError
-			err := htpasswd.UpdateFile(p, false, tokens.MaxFileSize, func(data []byte) ([]byte, error) {
+			_, err := edit(cmd, false, func(data []byte) ([]byte, error) {
 				f, b, err := tokens.ParseLenient(bytes.NewReader(data))
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", p, err)
@@ -174,7 +253,7 @@ func tokenCommand(e *env) *cli.Command {
 			if errors.Is(err, fs.ErrNotExist) {
 				return &exitErr{code: exitNoUser, err: err}
 			}
-			return editErr(err)
+			return err
 		},
 	}
 	cmds := []*cli.Command{create, list, revoke}

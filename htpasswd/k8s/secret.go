@@ -681,3 +681,63 @@ func updateManifest(path string, edit func([]byte) ([]byte, error)) error {
 	}
 	return err
 }
+
+// TokensKey is the key of authreq's API tokens file in a Secret of the
+// auth-file format, beside "auth" (and "groups").
+const TokensKey = "tokens"
+
+// Data returns the value of key (data decoded, or stringData), and whether
+// the Secret has it. Keys of an auth-map Secret are users: asking one for
+// another key is ErrGroupsInAuthMap's sibling, refused.
+func (s *Secret) Data(key string) ([]byte, bool, error) {
+	if s.Format() != AuthFile {
+		return nil, false, fmt.Errorf("an auth-map Secret has a key per user and no room for a %q key; use the auth-file format", key)
+	}
+	v, ok := s.values()[key]
+	return v.value, ok, nil
+}
+
+// SetData stores value under key in data; a stringData copy is removed so
+// that the two cannot disagree.
+func (s *Secret) SetData(key string, value []byte) error {
+	if s.Format() != AuthFile {
+		return fmt.Errorf("an auth-map Secret has a key per user and no room for a %q key; use the auth-file format", key)
+	}
+	data := get(s.root, "data")
+	if data == nil || data.Kind != yaml.MappingNode {
+		data = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		set(s.root, "data", data)
+	}
+	set(data, key, str(base64.StdEncoding.EncodeToString(value)))
+	if sd := get(s.root, "stringData"); sd != nil {
+		del(sd, key)
+		if len(sd.Content) == 0 {
+			del(s.root, "stringData")
+		}
+	}
+	return nil
+}
+
+// UpdateSecretData edits the value of key in the Secret manifest at path
+// under the same lock and atomic write as UpdateSecretFile; fn gets nil
+// when the key is not there yet.
+func UpdateSecretData(path, key string, fn func([]byte) ([]byte, error)) error {
+	return updateManifest(path, func(data []byte) ([]byte, error) {
+		s, err := ParseSecret(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		v, _, err := s.Data(key)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out, err := fn(v)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.SetData(key, out); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return s.Marshal()
+	})
+}
