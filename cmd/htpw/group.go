@@ -16,23 +16,10 @@ const defaultGroupFile = ".htgroup"
 // groupCommand edits and lists group files (Apache's AuthGroupFile format,
 // read by authreq's htpasswd.groupFiles).
 func groupCommand(e *env) *cli.Command {
-	flags := []cli.Flag{
+	flags := append([]cli.Flag{
 		&cli.StringFlag{Name: "file", Aliases: []string{"g"}, Usage: "group `FILE` (default $HTGROUP_FILE, else ./.htgroup)"},
-		&cli.StringFlag{Name: "secret", Usage: "the \"groups\" key of the auth-file Secret manifest in `FILE` (- for stdin) instead of a file; the result goes to stdout"},
-		&cli.BoolFlag{Name: "in-place", Usage: "with --secret FILE: write the result back to FILE"},
-	}
-	secret := func(cmd *cli.Command) (*target, error) {
-		t := &target{e: e, secretPath: cmd.String("secret"), inPlace: cmd.Bool("in-place")}
-		switch {
-		case t.secretPath == "" && t.inPlace:
-			return nil, usageErr("--in-place needs --secret")
-		case t.inPlace && t.secretPath == "-":
-			return nil, usageErr("--in-place needs --secret FILE, not stdin")
-		case t.secretPath != "" && cmd.IsSet("file"):
-			return nil, usageErr("give --file or --secret, not both")
-		}
-		return t, nil
-	}
+	}, secretKeyFlags("groups")...)
+	secret := func(cmd *cli.Command) (*target, error) { return secretKeyTarget(e, cmd) }
 	path := func(cmd *cli.Command) string {
 		if p := cmd.String("file"); p != "" {
 			return p

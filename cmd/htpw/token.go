@@ -32,22 +32,8 @@ func tokenCommand(e *env) *cli.Command {
 		}
 		return defaultTokenFile
 	}
-	secretFlags := []cli.Flag{
-		&cli.StringFlag{Name: "secret", Usage: "the \"tokens\" key of the auth-file Secret manifest in `FILE` (- for stdin) instead of a file; the manifest goes to stdout"},
-		&cli.BoolFlag{Name: "in-place", Usage: "with --secret FILE: write the result back to FILE"},
-	}
-	secret := func(cmd *cli.Command) (*target, error) {
-		t := &target{e: e, secretPath: cmd.String("secret"), inPlace: cmd.Bool("in-place")}
-		switch {
-		case t.secretPath == "" && t.inPlace:
-			return nil, usageErr("--in-place needs --secret")
-		case t.inPlace && t.secretPath == "-":
-			return nil, usageErr("--in-place needs --secret FILE, not stdin")
-		case t.secretPath != "" && cmd.IsSet("file"):
-			return nil, usageErr("give --file or --secret, not both")
-		}
-		return t, nil
-	}
+	secretFlags := secretKeyFlags(k8s.TokensKey)
+	secret := func(cmd *cli.Command) (*target, error) { return secretKeyTarget(e, cmd) }
 	// edit applies fn to the token file's bytes: the file, under its lock;
 	// the Secret's "tokens" key in place; or the Secret on stdin, the
 	// edited manifest on stdout. It tells where the result went.
