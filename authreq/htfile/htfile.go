@@ -4,14 +4,10 @@ package htfile
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -20,6 +16,7 @@ import (
 
 	"github.com/authreq/authreq/authreq/identity"
 	"github.com/authreq/authreq/htpasswd"
+	"github.com/authreq/authreq/internal/decoy"
 	"github.com/authreq/authreq/internal/filewatch"
 )
 
@@ -36,10 +33,10 @@ type table struct {
 	// unknown name costs what a real user's check costs, in the files' own
 	// mix, and the same name always costs the same. The result is thrown
 	// away.
-	decoys []decoy
+	decoys []decoyHash
 }
 
-type decoy struct {
+type decoyHash struct {
 	class  string // scheme and cost
 	hash   htpasswd.Hash
 	weight float64 // users in this class
@@ -193,7 +190,7 @@ func (b *Store) load() (*table, error) {
 				if !ok {
 					i = len(t.decoys)
 					classes[class] = i
-					t.decoys = append(t.decoys, decoy{class: class, hash: e.Parsed})
+					t.decoys = append(t.decoys, decoyHash{class: class, hash: e.Parsed})
 				}
 				t.decoys[i].weight++
 			}
@@ -201,7 +198,7 @@ func (b *Store) load() (*table, error) {
 		}
 	}
 	if len(t.decoys) == 0 {
-		t.decoys = []decoy{{class: "fallback", hash: fallbackDummy(), weight: 1}}
+		t.decoys = []decoyHash{{class: "fallback", hash: fallbackDummy(), weight: 1}}
 	}
 	return t, nil
 }
@@ -211,22 +208,11 @@ func (b *Store) load() (*table, error) {
 // files' mix of cost classes, cannot be predicted without the key, and for
 // most names survives a reload that changes the mix a little.
 func (b *Store) decoyFor(t *table, user string) htpasswd.Hash {
-	best, bestScore := 0, math.Inf(1)
+	classes := make([]decoy.Class, len(t.decoys))
 	for i, d := range t.decoys {
-		m := hmac.New(sha256.New, b.decoyKey)
-		m.Write([]byte(d.class))
-		m.Write([]byte{0})
-		m.Write([]byte(user))
-		sum := m.Sum(nil)
-		// u is uniform in (0, 1]; -ln(u)/weight is exponential with rate
-		// weight, and the smallest of them falls on class i with
-		// probability weight_i / Σ weight.
-		u := (float64(binary.BigEndian.Uint64(sum)>>11) + 1) / (1 << 53)
-		if score := -math.Log(u) / d.weight; score < bestScore {
-			best, bestScore = i, score
-		}
+		classes[i] = decoy.Class{Name: d.class, Weight: d.weight}
 	}
-	return t.decoys[best].hash
+	return t.decoys[decoy.Pick(b.decoyKey, user, classes)].hash
 }
 
 // Authenticate checks password; an unknown user or an unusable hash costs a

@@ -9,21 +9,18 @@ package mlflowdb
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/authreq/authreq/authreq/identity"
+	"github.com/authreq/authreq/internal/decoy"
 )
 
 // user is one row of MLflow's users table.
@@ -40,12 +37,12 @@ type snapshot struct {
 	users map[string]user
 	// decoys: one hash per cost class in the table, weighted by its users,
 	// as in htfile — an unknown name costs what a real user's check costs.
-	decoys []decoy
+	decoys []decoyHash
 	perms  *Permissions // nil with permissions: false
 	at     time.Time
 }
 
-type decoy struct {
+type decoyHash struct {
 	class  string
 	hash   *Hash
 	weight float64
@@ -247,7 +244,7 @@ func (s *Store) load(ctx context.Context) (*snapshot, error) {
 			if !ok {
 				i = len(t.decoys)
 				classes[c] = i
-				t.decoys = append(t.decoys, decoy{class: c, hash: h})
+				t.decoys = append(t.decoys, decoyHash{class: c, hash: h})
 			}
 			t.decoys[i].weight++
 		}
@@ -259,7 +256,7 @@ func (s *Store) load(ctx context.Context) (*snapshot, error) {
 		t.users[r.name] = u
 	}
 	if len(t.decoys) == 0 {
-		t.decoys = []decoy{{class: "fallback", hash: fallbackDecoy, weight: 1}}
+		t.decoys = []decoyHash{{class: "fallback", hash: fallbackDecoy, weight: 1}}
 	}
 	return t, nil
 }
@@ -280,18 +277,11 @@ var fallbackDecoy = func() *Hash {
 // over a keyed hash of the name (as htfile does): the table's own mix of
 // cost classes, unpredictable without the key, the same for the same name.
 func (s *Store) decoyFor(t *snapshot, name string) *Hash {
-	best, bestScore := 0, math.Inf(1)
+	classes := make([]decoy.Class, len(t.decoys))
 	for i, d := range t.decoys {
-		m := hmac.New(sha256.New, s.decoyKey)
-		m.Write([]byte(d.class))
-		m.Write([]byte{0})
-		m.Write([]byte(name))
-		u := (float64(binary.BigEndian.Uint64(m.Sum(nil))>>11) + 1) / (1 << 53)
-		if score := -math.Log(u) / d.weight; score < bestScore {
-			best, bestScore = i, score
-		}
+		classes[i] = decoy.Class{Name: d.class, Weight: d.weight}
 	}
-	return t.decoys[best].hash
+	return t.decoys[decoy.Pick(s.decoyKey, name, classes)].hash
 }
 
 // Authenticate checks a Basic password against the user's werkzeug hash.
