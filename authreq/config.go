@@ -135,6 +135,11 @@ func (c *Config) Validate() error {
 	if len(c.Htpasswd.Files) == 0 && !c.LDAP.Enabled && len(c.Tokens.Files) == 0 && !c.MLflowAuthDB.Enabled() {
 		bad("htpasswd.files", "no backend: give at least one htpasswd file or token file, mlflowAuthDB.uri, or enable ldap")
 	}
+	if c.MLflowAuthDB.Enabled() && c.LDAP.Enabled && c.LDAP.BindDN == "" {
+		// MLflow's users log in only under names the directory does not
+		// hold; without a service account it cannot be asked.
+		bad("mlflowAuthDB", "with ldap enabled, ldap.bindDN is needed (a service account to ask the directory which names it holds)")
+	}
 	if err := c.MLflowAuthDB.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/authreq/authreq/htpasswd"
 	"github.com/authreq/authreq/internal/decoy"
 	"github.com/authreq/authreq/internal/filewatch"
+	"github.com/authreq/authreq/internal/userfold"
 )
 
 // table is one immutable load of the htpasswd files; reloads swap it whole,
@@ -27,6 +28,9 @@ type table struct {
 	// groups maps a user to the groups of the group files that name it,
 	// sorted: X-Groups, and the policy's groups.
 	groups map[string][]string
+	// claimed holds every name of the files, usable hash or not, folded as
+	// a directory compares names: what a secondary store must yield to.
+	claimed map[string]bool
 	// decoys are checked for a name that has no usable hash: one hash of
 	// each cost class (scheme and cost) found in the files, weighted by how
 	// many users have it. A keyed hash of the name picks the class, so an
@@ -63,6 +67,7 @@ var (
 	_ identity.Reloader       = (*Store)(nil)
 	_ identity.ChangeNotifier = (*Store)(nil)
 	_ identity.Lookuper       = (*Store)(nil)
+	_ identity.Claimer        = (*Store)(nil)
 )
 
 // fallbackDummy stands in when no file has a usable hash: bcrypt at the
@@ -145,7 +150,7 @@ func (b *Store) OnChange(fn func(users []string)) { b.changed = fn }
 
 // load reads every file; the first file listed wins for a user in several.
 func (b *Store) load() (*table, error) {
-	t := &table{users: make(map[string]htpasswd.Entry), groups: make(map[string][]string)}
+	t := &table{users: make(map[string]htpasswd.Entry), groups: make(map[string][]string), claimed: make(map[string]bool)}
 	for _, path := range b.groupFiles {
 		g, err := readGroups(path)
 		if err != nil {
@@ -195,6 +200,7 @@ func (b *Store) load() (*table, error) {
 				t.decoys[i].weight++
 			}
 			t.users[e.User] = e
+			t.claimed[userfold.Key(e.User)] = true
 		}
 	}
 	if len(t.decoys) == 0 {
@@ -245,6 +251,12 @@ func (b *Store) Lookup(_ context.Context, user string) (identity.Identity, bool,
 		return identity.Identity{}, false, nil
 	}
 	return identity.Identity{User: user, Groups: t.groups[user], Source: "htpasswd"}, true, nil
+}
+
+// Claims tells whether the files name user, whatever its hash (a locked
+// "user:!" line included), folded as a directory compares names.
+func (b *Store) Claims(_ context.Context, user string) (bool, error) {
+	return b.tab.Load().claimed[userfold.Key(user)], nil
 }
 
 // readGroups parses a group file; errors name the file and line.

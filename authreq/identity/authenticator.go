@@ -37,6 +37,13 @@ type (
 	// knows, so that whoever can write such a store cannot log in as a
 	// break-glass htpasswd account or a directory user of the same name.
 	Secondary interface{ Secondary() bool }
+	// Claimer tells whether the store holds the name at all — a locked or
+	// refused account, or a directory user outside the configured groups,
+	// included: what a Secondary store must yield to, whether or not the
+	// name can log in here.
+	Claimer interface {
+		Claims(ctx context.Context, user string) (bool, error)
+	}
 	// Lookuper finds a user without a password — for credentials that
 	// stand for a user, such as API tokens — with its groups and role, so
 	// that the policy treats the user alike however it logs in. found is

@@ -49,7 +49,7 @@ func (c *Chain) Authenticate(ctx context.Context, cred Credentials) (Identity, e
 	var no, down, unknown error
 	for _, l := range c.links {
 		if sec, ok := l.Authenticator.(Secondary); ok && sec.Secondary() {
-			_, found, lerr := c.lookup(ctx, cred.Principal(), l.Authenticator)
+			found, lerr := c.claimed(ctx, cred.Principal(), l.Authenticator)
 			switch {
 			case lerr != nil:
 				down = firstErr(down, fmt.Errorf("%s: cannot tell whether another store knows the name: %w", l.Name(), lerr))
@@ -132,6 +132,45 @@ func (c *Chain) lookup(ctx context.Context, user string, except Authenticator) (
 		}
 	}
 	return Identity{}, false, down
+}
+
+// claimed tells whether any store but secondary ones holds the name
+// (Claimer; else Lookuper's found). A store that cannot tell makes it an
+// error: fail closed.
+func (c *Chain) claimed(ctx context.Context, user string, except Authenticator) (bool, error) {
+	var down error
+	for _, l := range c.links {
+		if l.Authenticator == except {
+			continue
+		}
+		if sec, ok := l.Authenticator.(Secondary); ok && sec.Secondary() {
+			continue
+		}
+		cl, isClaimer := l.Authenticator.(Claimer)
+		lk, isLookuper := l.Authenticator.(Lookuper)
+		if !isClaimer && !isLookuper {
+			continue
+		}
+		release, err := l.gate.Acquire(ctx)
+		if err != nil {
+			down = firstErr(down, err)
+			continue
+		}
+		var found bool
+		if isClaimer {
+			found, err = cl.Claims(ctx, user)
+		} else {
+			_, found, err = lk.Lookup(ctx, user)
+		}
+		release()
+		switch {
+		case err != nil:
+			down = firstErr(down, err)
+		case found:
+			return true, nil
+		}
+	}
+	return false, down
 }
 
 // Close closes every store that has a Close method.

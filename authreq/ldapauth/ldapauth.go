@@ -264,6 +264,40 @@ func (a *Authenticator) Lookup(ctx context.Context, user string) (Result, error)
 	return a.run(ctx, func(c *ldap.Conn) (Result, error) { return a.authenticate(c, user, "", true) })
 }
 
+// Exists tells whether the directory holds an entry for user at all, under
+// the service account: by the name attribute alone (no user filter, no
+// group check), one entry or more. A search base that is gone is an
+// outage, not an empty directory.
+func (a *Authenticator) Exists(ctx context.Context, user string) (bool, error) {
+	if a.s.BindDN == "" {
+		return false, ErrNoLookup
+	}
+	attr := a.s.nameAttr
+	if attr == "" {
+		attr = "uid"
+	}
+	var found bool
+	_, err := a.run(ctx, func(c *ldap.Conn) (Result, error) {
+		if err := a.bindService(c); err != nil {
+			return Result{}, err
+		}
+		sr, err := c.Search(ldap.NewSearchRequest(a.s.UserSearchBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+			1, a.timeLimit(), false, "("+attr+"="+ldap.EscapeFilter(user)+")", []string{"1.1"}, nil))
+		switch {
+		case ldap.IsErrorWithCode(err, ldap.ErrorNetwork):
+			return Result{}, err
+		case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
+			found = true
+		case err != nil:
+			return Result{}, fmt.Errorf("%w: user search: %v", ErrUnavailable, err)
+		default:
+			found = len(sr.Entries) > 0
+		}
+		return Result{}, nil
+	})
+	return found, err
+}
+
 // run runs op on a pooled connection within the timeout. A pooled
 // connection may have died with the directory since its last use: one
 // retry on a fresh connection tells that from an outage.

@@ -20,6 +20,7 @@ var (
 	_ identity.Readier       = Store{}
 	_ identity.NetworkBound  = Store{}
 	_ identity.Lookuper      = Store{}
+	_ identity.Claimer       = Store{}
 )
 
 // NewStore starts an Authenticator for cfg.
@@ -65,6 +66,16 @@ func (b Store) Lookup(ctx context.Context, user string) (identity.Identity, bool
 		return identity.Identity{}, false, nil
 	}
 	return identity.Identity{}, false, fmt.Errorf("%w: %v", identity.ErrUnavailable, err)
+}
+
+// Claims tells whether the directory holds the name at all
+// (identity.Claimer); it cannot tell without a service account.
+func (b Store) Claims(ctx context.Context, user string) (bool, error) {
+	found, err := b.a.Exists(ctx, user)
+	if err != nil {
+		return false, fmt.Errorf("%w: %v", identity.ErrUnavailable, err)
+	}
+	return found, nil
 }
 
 // Authenticate binds with Basic credentials; other kinds are not the
