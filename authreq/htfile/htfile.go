@@ -37,13 +37,7 @@ type table struct {
 	// unknown name costs what a real user's check costs, in the files' own
 	// mix, and the same name always costs the same. The result is thrown
 	// away.
-	decoys []decoyHash
-}
-
-type decoyHash struct {
-	class  string // scheme and cost
-	hash   htpasswd.Hash
-	weight float64 // users in this class
+	decoys decoy.Set[htpasswd.Hash]
 }
 
 // Store checks passwords against one or more htpasswd files.
@@ -164,7 +158,6 @@ func (b *Store) load() (*table, error) {
 		slices.Sort(gs)
 		t.groups[u] = slices.Compact(gs)
 	}
-	classes := make(map[string]int) // class → index in t.decoys
 	for _, path := range b.files {
 		if err := regular(path); err != nil {
 			return nil, err
@@ -190,21 +183,14 @@ func (b *Store) load() (*table, error) {
 				b.log.Warn("htpasswd: hash so costly that each check takes seconds of CPU; rehash it with htpw passwd", "file", path, "line", e.Line, "user", e.User,
 					"scheme", string(e.Parsed.Scheme()), "cost", e.Parsed.Cost())
 			default:
-				class := string(e.Parsed.Scheme()) + "/" + strconv.Itoa(e.Parsed.Cost())
-				i, ok := classes[class]
-				if !ok {
-					i = len(t.decoys)
-					classes[class] = i
-					t.decoys = append(t.decoys, decoyHash{class: class, hash: e.Parsed})
-				}
-				t.decoys[i].weight++
+				t.decoys.Add(string(e.Parsed.Scheme())+"/"+strconv.Itoa(e.Parsed.Cost()), e.Parsed)
 			}
 			t.users[e.User] = e
 			t.claimed[userfold.Key(e.User)] = true
 		}
 	}
-	if len(t.decoys) == 0 {
-		t.decoys = []decoyHash{{class: "fallback", hash: fallbackDummy(), weight: 1}}
+	if t.decoys.Len() == 0 {
+		t.decoys.Add("fallback", fallbackDummy())
 	}
 	return t, nil
 }
@@ -214,11 +200,7 @@ func (b *Store) load() (*table, error) {
 // files' mix of cost classes, cannot be predicted without the key, and for
 // most names survives a reload that changes the mix a little.
 func (b *Store) decoyFor(t *table, user string) htpasswd.Hash {
-	classes := make([]decoy.Class, len(t.decoys))
-	for i, d := range t.decoys {
-		classes[i] = decoy.Class{Name: d.class, Weight: d.weight}
-	}
-	return t.decoys[decoy.Pick(b.decoyKey, user, classes)].hash
+	return t.decoys.For(b.decoyKey, user)
 }
 
 // Authenticate checks password; an unknown user or an unusable hash costs a

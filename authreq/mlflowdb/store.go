@@ -37,15 +37,9 @@ type snapshot struct {
 	users map[string]user
 	// decoys: one hash per cost class in the table, weighted by its users,
 	// as in htfile — an unknown name costs what a real user's check costs.
-	decoys []decoyHash
+	decoys decoy.Set[*Hash]
 	perms  *Permissions // nil with permissions: false
 	at     time.Time
-}
-
-type decoyHash struct {
-	class  string
-	hash   *Hash
-	weight float64
 }
 
 // Store is the MLflow auth database as a user store.
@@ -230,7 +224,6 @@ func (s *Store) load(ctx context.Context) (*snapshot, error) {
 			return nil, fmt.Errorf("permissions: %w", err)
 		}
 	}
-	classes := make(map[string]int)
 	for _, r := range rows {
 		u := user{raw: r.hash, admin: r.admin}
 		if r.hash == "" {
@@ -239,14 +232,7 @@ func (s *Store) load(ctx context.Context) (*snapshot, error) {
 			u.hashErr = err
 		} else {
 			u.hash = h
-			c := h.Class()
-			i, ok := classes[c]
-			if !ok {
-				i = len(t.decoys)
-				classes[c] = i
-				t.decoys = append(t.decoys, decoyHash{class: c, hash: h})
-			}
-			t.decoys[i].weight++
+			t.decoys.Add(h.Class(), h)
 		}
 		if u.hashErr != nil {
 			if old := s.snap.Load(); old == nil || old.users[r.name].raw != u.raw {
@@ -255,8 +241,8 @@ func (s *Store) load(ctx context.Context) (*snapshot, error) {
 		}
 		t.users[r.name] = u
 	}
-	if len(t.decoys) == 0 {
-		t.decoys = []decoyHash{{class: "fallback", hash: fallbackDecoy, weight: 1}}
+	if t.decoys.Len() == 0 {
+		t.decoys.Add("fallback", fallbackDecoy)
 	}
 	return t, nil
 }
@@ -277,11 +263,7 @@ var fallbackDecoy = func() *Hash {
 // over a keyed hash of the name (as htfile does): the table's own mix of
 // cost classes, unpredictable without the key, the same for the same name.
 func (s *Store) decoyFor(t *snapshot, name string) *Hash {
-	classes := make([]decoy.Class, len(t.decoys))
-	for i, d := range t.decoys {
-		classes[i] = decoy.Class{Name: d.class, Weight: d.weight}
-	}
-	return t.decoys[decoy.Pick(s.decoyKey, name, classes)].hash
+	return t.decoys.For(s.decoyKey, name)
 }
 
 // Authenticate checks a Basic password against the user's werkzeug hash.

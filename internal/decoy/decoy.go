@@ -39,3 +39,35 @@ func Pick(key []byte, name string, classes []Class) int {
 	}
 	return best
 }
+
+// Set is a store's decoys: the first hash of each cost class, weighted by
+// how many users have that class. The zero value is empty and ready.
+type Set[H any] struct {
+	classes []Class
+	hashes  []H
+	index   map[string]int
+}
+
+// Add counts one user of class, keeping h as the class's decoy when it is
+// the class's first.
+func (s *Set[H]) Add(class string, h H) {
+	i, ok := s.index[class]
+	if !ok {
+		if s.index == nil {
+			s.index = make(map[string]int)
+		}
+		i = len(s.classes)
+		s.index[class] = i
+		s.classes = append(s.classes, Class{Name: class})
+		s.hashes = append(s.hashes, h)
+	}
+	s.classes[i].Weight++
+}
+
+// Len is the number of classes.
+func (s *Set[H]) Len() int { return len(s.classes) }
+
+// For is name's decoy (see Pick). The set must not be empty.
+func (s *Set[H]) For(key []byte, name string) H {
+	return s.hashes[Pick(key, name, s.classes)]
+}
