@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"unicode"
@@ -209,15 +208,11 @@ func (g *Groups) Remove(group, user string) bool {
 // ReadGroupsFile parses the group file at path. Errors name the path and,
 // for a parse error, the line.
 func ReadGroupsFile(path string) (*Groups, error) {
-	f, err := os.Open(path)
+	data, err := ReadRegular(path, MaxFileSize)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	g, err := ParseGroups(f)
+	g, err := ParseGroups(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -53,23 +53,50 @@ func LintFile(path string) (users int, problems []Problem, err error) {
 	return Lint(bytes.NewReader(data))
 }
 
-// readFile returns the content of the file at path, which must not be over
-// MaxFileSize. Errors name the path.
-func readFile(path string) ([]byte, error) {
-	fh, err := os.Open(path)
+func readFile(path string) ([]byte, error) { return ReadRegular(path, MaxFileSize) }
+
+// ReadRegular reads the file at path, at most limit bytes, for htpasswd,
+// group and token files alike. A path that is not a regular file is
+// refused before it is opened — a FIFO would block the open, and with it
+// every later reload — and again after (it may have been swapped between).
+// Errors name the path; a file over limit wraps ErrTooLarge.
+func ReadRegular(path string, limit int) ([]byte, error) {
+	check := func(fi fs.FileInfo) error {
+		switch {
+		case fi.IsDir():
+			return fmt.Errorf("%s: is a directory", path)
+		case !fi.Mode().IsRegular():
+			return fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
+		}
+		return nil
+	}
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err // *fs.PathError names the path
 	}
-	defer fh.Close()
-	if fi, err := fh.Stat(); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory", path)
+	if err := check(fi); err != nil {
+		return nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
+	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
+	defer fh.Close()
+	if fi, err = fh.Stat(); err != nil {
+		return nil, err
+	}
+	if err := check(fi); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(fh, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > limit {
+		if limit == MaxFileSize {
+			return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
+		}
+		return nil, fmt.Errorf("%s: larger than %d bytes: %w", path, limit, ErrTooLarge)
 	}
 	return data, nil
 }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -146,7 +145,7 @@ func (b *Store) OnChange(fn func(users []string)) { b.changed = fn }
 func (b *Store) load() (*table, error) {
 	t := &table{users: make(map[string]htpasswd.Entry), groups: make(map[string][]string), claimed: make(map[string]bool)}
 	for _, path := range b.groupFiles {
-		g, err := readGroups(path)
+		g, err := htpasswd.ReadGroupsFile(path)
 		if err != nil {
 			return nil, err
 		}
@@ -159,10 +158,7 @@ func (b *Store) load() (*table, error) {
 		t.groups[u] = slices.Compact(gs)
 	}
 	for _, path := range b.files {
-		if err := regular(path); err != nil {
-			return nil, err
-		}
-		f, err := htpasswd.ReadFile(path)
+		f, err := htpasswd.ReadFile(path) // refuses a FIFO before opening it
 		if err != nil {
 			return nil, err // names the file and, for a parse error, the line
 		}
@@ -241,14 +237,6 @@ func (b *Store) Claims(_ context.Context, user string) (bool, error) {
 	return b.tab.Load().claimed[userfold.Key(user)], nil
 }
 
-// readGroups parses a group file; errors name the file and line.
-func readGroups(path string) (*htpasswd.Groups, error) {
-	if err := regular(path); err != nil {
-		return nil, err
-	}
-	return htpasswd.ReadGroupsFile(path)
-}
-
 // Reload re-reads the files. A file that cannot be read (vanished, no
 // permission) or does not parse keeps the old table: that is a broken
 // deployment, not an edit. A valid file takes effect whatever it holds, no
@@ -290,19 +278,5 @@ func (b *Store) Reload(why string) error {
 		b.log.Info("htpasswd: reloaded", "trigger", why, "users", len(t.users), "changed", len(changed))
 	}
 	b.reloaded(nil)
-	return nil
-}
-
-// regular refuses a path that is not a regular file before it is opened: a
-// FIFO would block the open, and with it this reload and every later one,
-// so that no revocation would take effect again.
-func regular(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
-	}
 	return nil
 }

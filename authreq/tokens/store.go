@@ -7,16 +7,15 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/authreq/authreq/authreq/identity"
+	"github.com/authreq/authreq/htpasswd"
 	"github.com/authreq/authreq/internal/filewatch"
 )
 
@@ -108,33 +107,7 @@ func ReadFileLenient(path string) (*File, []*ParseError, error) {
 // readData reads a token file. Anything but a regular file is refused
 // before it is opened: a FIFO would block the open, and with it this
 // reload and every later one, so that no revocation took effect again.
-func readData(path string) ([]byte, error) {
-	if fi, err := os.Stat(path); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
-	}
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	data, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxFileSize)
-	}
-	return data, nil
-}
+func readData(path string) ([]byte, error) { return htpasswd.ReadRegular(path, MaxFileSize) }
 
 // Store accepts API tokens from one or more token files.
 //
