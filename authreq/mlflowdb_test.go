@@ -170,3 +170,79 @@ func TestMLflowAuthDBPermissions(t *testing.T) {
 		t.Errorf("after the row is deleted: %d", got)
 	}
 }
+
+// TestMLflowAuthDBRolePermissions: an MLflow 3.13+ database's role rows
+// through /auth, as MLflow 3.16 resolves them: grants on one resource or
+// every one raise the default, denies beat them, a workspace admin beats
+// the denies, and each holds in its role's workspace only.
+func TestMLflowAuthDBRolePermissions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "basic_auth.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	schema, err := os.ReadFile("mlflowdb/testdata/schema-3.13.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{string(schema),
+		"INSERT INTO users VALUES (2, 'bob', '" + mlflowHash(t, "bob-pw", "b1") + "', FALSE)",
+		// Stale 3.8-era rows the role migration copied: never read.
+		"INSERT INTO experiment_permissions (id, experiment_id, user_id, permission) VALUES (1, '8', 2, 'MANAGE')",
+		"INSERT INTO roles (id, name, workspace) VALUES (1, '__user_2__', 'default'), (2, 'ml', 'team-a'), (3, 'admin', 'team-m')",
+		`INSERT INTO role_permissions (id, role_id, resource_type, resource_pattern, permission) VALUES
+			(1, 1, 'experiment', '9', 'EDIT'),
+			(2, 2, 'experiment', '*', 'EDIT'),
+			(3, 2, 'experiment', '7', 'DENY'),
+			(4, 3, 'workspace', '*', 'MANAGE'),
+			(5, 3, 'experiment', '7', 'DENY')`,
+		"INSERT INTO user_role_assignments (id, user_id, role_id) VALUES (1, 2, 1), (2, 2, 2), (3, 2, 3)",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := newTestServer(t, nil, func(c *Config) {
+		c.Htpasswd.Files = nil
+		c.MLflowAuthDB.URI = "sqlite:///" + path
+		c.Policy.Preset = "mlflow"
+		c.Policy.DefaultPermission = "READ"
+	})
+	auth := func(ws, method, uri string) int {
+		t.Helper()
+		h := map[string]string{"Authorization": basic("bob", "bob-pw"), "X-Original-URI": uri, "X-Original-Method": method}
+		if ws != "" {
+			h["X-Mlflow-Workspace"] = ws
+		}
+		return s.do("GET", "/auth", h).StatusCode
+	}
+	for _, c := range []struct {
+		ws, method, uri string
+		code            int
+	}{
+		{"", "PUT", "/api/2.0/mlflow-artifacts/artifacts/9/m.pkl", 200},
+		{"", "PUT", "/api/2.0/mlflow-artifacts/artifacts/8/m.pkl", 403}, // the stale row counts for nothing
+		{"", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=8", 200},
+		{"team-a", "PUT", "/api/2.0/mlflow-artifacts/artifacts/8/m.pkl", 200},
+		{"team-a", "POST", "/api/2.0/mlflow/runs/create", 403}, // the body's experiment may be 7
+		{"team-a", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=7", 403},
+		{"team-a", "DELETE", "/api/2.0/mlflow/registered-models/delete", 403},
+		{"team-m", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=7", 200},
+		{"team-m", "DELETE", "/api/2.0/mlflow/registered-models/delete", 200},
+		{"team-x", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=8", 200},
+		{"team-x", "PUT", "/api/2.0/mlflow-artifacts/artifacts/8/m.pkl", 403},
+	} {
+		if got := auth(c.ws, c.method, c.uri); got != c.code {
+			t.Errorf("%s %s in %q: %d, want %d", c.method, c.uri, c.ws, got, c.code)
+		}
+	}
+	// A deny taken back: the grant on every experiment holds for 7 too.
+	if _, err := db.Exec("DELETE FROM role_permissions WHERE id = 3"); err != nil {
+		t.Fatal(err)
+	}
+	s.Reload()
+	if got := auth("team-a", "PUT", "/api/2.0/mlflow-artifacts/artifacts/7/m.pkl"); got != 200 {
+		t.Errorf("after the deny is deleted: %d", got)
+	}
+}

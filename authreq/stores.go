@@ -88,16 +88,24 @@ type noWait struct{}
 
 func (noWait) Acquire(context.Context) (func(), error) { return func() {}, nil }
 
-// setStoreGrants hands MLflow's permission rows to the policy as
-// per-resource grants of their users.
+// setStoreGrants hands MLflow's permission rows to the policy as grants
+// of their users: per resource, or workspace-wide.
 func (s *Server) setStoreGrants(p mlflowdb.Permissions) {
 	gs := make([]policy.Grant, 0, len(p.Rows))
 	for _, r := range p.Rows {
-		g := policy.Grant{Subjects: policy.Subjects{Users: []string{r.User}}, Level: r.Level}
-		if r.Kind == "registered_model" {
-			g.RegisteredModels = []string{r.ID}
-		} else {
-			g.Experiments = []string{r.ID}
+		g := policy.Grant{Subjects: policy.Subjects{Users: []string{r.User}}, Level: r.Level, Deny: r.Level == mlflowdb.Deny}
+		id := r.ID
+		if id == mlflowdb.AnyPattern {
+			id = policy.AnyResource
+		}
+		switch r.Kind {
+		case "registered_model":
+			g.RegisteredModels = []string{id}
+		case "experiment":
+			g.Experiments = []string{id}
+		case "workspace": // everything in the workspace: a global grant or deny there
+		default:
+			continue
 		}
 		if r.Workspace != "" {
 			g.Workspaces = []string{r.Workspace}

@@ -179,7 +179,7 @@ func (s *Store) Reload(why string) error {
 	s.lastErr.Store(nil)
 	s.tellPermissions(t.perms)
 	if t.perms != nil && (old == nil || old.perms == nil || old.perms.Skipped != t.perms.Skipped) && t.perms.Skipped > 0 {
-		s.log.Warn("mlflowdb: permission rows the policy cannot express yet are ignored (wildcards, workspace-wide grants, other resource types); those users get the policy's level without them",
+		s.log.Warn("mlflowdb: permission rows that grant what a proxy cannot place (runs, scorers, versions, gateway and MCP objects, …) are ignored; those users get the policy's level without them",
 			"db", s.target.shown, "skipped", t.perms.Skipped)
 	}
 	if old != nil {

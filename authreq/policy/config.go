@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -49,6 +50,10 @@ type Grant struct {
 	// source: the user store a grant was read from ("" for the config's):
 	// it is for that store's users only.
 	source string
+	// Deny: a store's explicit deny (MLflow 3.16's DENY rows) of the
+	// resources named, or of everything in the workspaces when none is;
+	// in floor sets only. Level is ignored. See SetStoreGrants.
+	Deny bool `yaml:"-"`
 }
 
 // Rule decides requests by host, path and method, for any upstream.
@@ -118,6 +123,9 @@ func (c *Config) Validate() error {
 		g.level = l
 		if len(g.Experiments) > 0 && len(g.RegisteredModels) > 0 {
 			bad(key, "one grant is for experiments or for registeredModels, not both")
+		}
+		if slices.Contains(g.Experiments, AnyResource) || slices.Contains(g.RegisteredModels, AnyResource) {
+			bad(key, "%q names no resource here: for every experiment or model, give a grant without experiments or registeredModels", AnyResource)
 		}
 	}
 	for i := range c.Rules {

@@ -139,6 +139,12 @@ func (p *Policy) decidePreset(id identity.Identity, req Request, path, rawQuery 
 		// resource's. A deny of one experiment then holds on every route
 		// that could reach it.
 		level, why := global, ""
+		if f := p.familyFloor(id, ws, fam); fam != "" && f > level {
+			level, why = f, fmt.Sprintf(" (a grant on every %s)", fam)
+		}
+		if fam != "" && level > NoPermissions && p.familyDenied(id, ws, fam) {
+			level, why = NoPermissions, fmt.Sprintf(" (a deny of a %s applies where the %s is not visible)", fam, fam)
+		}
 		if low, ok := p.lowestResourceLevel(id, ws, fam); fam != "" && ok && low < level {
 			level, why = low, fmt.Sprintf(" (a %s grant of %s applies where the %s is not visible)", fam, low, fam)
 		}
@@ -254,22 +260,89 @@ func resourceIDs(r route, req Request, params map[string]string, rawQuery string
 	return ids, ""
 }
 
+// AnyResource in a store's floor grant stands for every experiment or
+// registered model (MLflow's role pattern "*").
+const AnyResource = "*"
+
 // globalLevel is the highest level of the grants without resources that
-// match id in workspace ws, else the default.
+// match id in workspace ws, else the default; raised by the workspace-wide
+// floors that match (MLflow 3.13+'s workspace grants), and none at all
+// under a workspace-wide deny, unless a floor makes the user the
+// workspace's admin (MANAGE).
 func (p *Policy) globalLevel(id identity.Identity, ws string) Level {
 	best, found := NoPermissions, false
+	floor, denied := NoPermissions, false
 	for _, g := range p.grantsNow() {
-		if len(g.Experiments)+len(g.RegisteredModels) > 0 || !g.inWorkspace(ws) || !g.matches(id) {
+		if g.hasResources() || !g.inWorkspace(ws) || !g.matches(id) {
 			continue
 		}
-		if !found || g.level > best {
+		switch {
+		case g.Deny:
+			denied = true
+		case g.floor:
+			floor = max(floor, g.level)
+		case !found || g.level > best:
 			best, found = g.level, true
 		}
 	}
-	if !found {
-		return p.deflt
+	switch {
+	case floor == Manage:
+		return Manage
+	case denied:
+		return NoPermissions
+	case !found:
+		best = p.deflt
 	}
-	return best
+	return max(best, floor)
+}
+
+// workspaceAdmin tells whether a workspace-wide floor gives id MANAGE in
+// ws: MLflow's workspace admin, whom no deny holds.
+func (p *Policy) workspaceAdmin(id identity.Identity, ws string) bool {
+	for _, g := range p.grantsNow() {
+		if g.floor && !g.Deny && !g.hasResources() && g.level == Manage && g.inWorkspace(ws) && g.matches(id) {
+			return true
+		}
+	}
+	return false
+}
+
+// familyFloor is the highest level of the floors for every resource of
+// family fam (AnyResource) that match id in ws: the least the user has on
+// whichever resource of the family a request names, seen or not.
+func (p *Policy) familyFloor(id identity.Identity, ws, fam string) Level {
+	floor := NoPermissions
+	for _, g := range p.grantsNow() {
+		if g.floor && !g.Deny && slices.Contains(g.resources(fam), AnyResource) && g.inWorkspace(ws) && g.matches(id) {
+			floor = max(floor, g.level)
+		}
+	}
+	return floor
+}
+
+// familyDenied tells whether a store's deny of some resource of family
+// fam, or of everything, holds for id in ws: where a request's id is not
+// visible, it may be the denied one.
+func (p *Policy) familyDenied(id identity.Identity, ws, fam string) bool {
+	for _, g := range p.grantsNow() {
+		if g.Deny && (!g.hasResources() || len(g.resources(fam)) > 0) && g.inWorkspace(ws) && g.matches(id) {
+			return !p.workspaceAdmin(id, ws)
+		}
+	}
+	return false
+}
+
+func (g Grant) hasResources() bool { return len(g.Experiments)+len(g.RegisteredModels) > 0 }
+
+// resources is the grant's list for family fam.
+func (g Grant) resources(fam string) []string {
+	switch fam {
+	case "experiment":
+		return g.Experiments
+	case "registered_model":
+		return g.RegisteredModels
+	}
+	return nil
 }
 
 // lowestResourceLevel is the lowest level of the per-resource grants of
@@ -277,14 +350,10 @@ func (p *Policy) globalLevel(id identity.Identity, ws string) Level {
 func (p *Policy) lowestResourceLevel(id identity.Identity, ws, fam string) (Level, bool) {
 	low, found := Manage, false
 	for _, g := range p.grantsNow() {
-		list := g.Experiments
-		if fam == "registered_model" {
-			list = g.RegisteredModels
-		}
 		if g.floor {
 			continue // never lowers
 		}
-		if len(list) == 0 || !g.inWorkspace(ws) || !g.matches(id) {
+		if len(g.resources(fam)) == 0 || !g.inWorkspace(ws) || !g.matches(id) {
 			continue
 		}
 		if !found || g.level < low {
@@ -296,33 +365,47 @@ func (p *Policy) lowestResourceLevel(id identity.Identity, ws, fam string) (Leve
 
 // resourceLevel is the highest level of the grants for that resource that
 // match id; ok is false when none does (the global level applies). Such a
-// grant replaces the global level, so it may lower it. Floor grants (MLflow
-// 3.13+ rows) count only where no such grant matches, and only raise the
-// global level.
+// grant replaces the global level, so it may lower it. A store's deny
+// comes next (MLflow 3.16: it beats every grant but a workspace admin's),
+// then floors (MLflow 3.13+ rows), which only raise the global level.
 func (p *Policy) resourceLevel(id identity.Identity, ws, kind, rid string, global Level) (Level, bool) {
 	best, found := NoPermissions, false
-	floor, floored := NoPermissions, false
+	floor, floored, denied := NoPermissions, false, false
 	for _, g := range p.grantsNow() {
-		list := g.Experiments
-		if kind == "registered_model" {
-			list = g.RegisteredModels
-		}
-		if !slices.Contains(list, rid) || !g.inWorkspace(ws) || !g.matches(id) {
+		if !g.names(kind, rid) || !g.inWorkspace(ws) || !g.matches(id) {
 			continue
 		}
 		switch {
+		case g.Deny:
+			denied = true
 		case g.floor:
 			floor, floored = max(floor, g.level), true
 		case !found || g.level > best:
 			best, found = g.level, true
 		}
 	}
-	if found || !floored {
+	switch {
+	case found:
 		// A per-resource grant of the config is the operator's word at
 		// the proxy: it decides, whatever the store's rows say.
-		return best, found
+		return best, true
+	case denied && !p.workspaceAdmin(id, ws):
+		return NoPermissions, true
+	case !floored:
+		return NoPermissions, false
 	}
 	return max(global, floor), true
+}
+
+// names tells whether the grant is for resource rid of family fam: by id,
+// for every one (floors and denies only), or, for a deny naming no
+// resource, as part of everything it denies.
+func (g Grant) names(fam, rid string) bool {
+	if g.Deny && !g.hasResources() {
+		return true
+	}
+	list := g.resources(fam)
+	return slices.Contains(list, rid) || g.floor && slices.Contains(list, AnyResource)
 }
 
 func (g Grant) inWorkspace(ws string) bool {

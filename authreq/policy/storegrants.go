@@ -30,11 +30,39 @@ var storeGrantsMu sync.Mutex // one SetStoreGrants at a time (of any policy)
 // later, where default_permission is a floor and an absent row is the
 // only "no"). Where a per-resource grant of the config matches, it decides
 // and floors do not count: the operator's word at the proxy holds.
+//
+// Floors may also name every resource of a kind, Experiments or
+// RegisteredModels [AnyResource] (MLflow's "*" pattern): they then raise
+// the level on every route of that family in their workspaces, the ones
+// whose id a proxy cannot see included. A floor without resources is
+// workspace-wide (MLflow's resource type "workspace"): it raises the
+// global level.
+//
+// A floor set may hold denies (Grant.Deny): the user may not use the
+// resources named, nor, when a deny names none, anything in its
+// workspaces. A deny beats every floor but a workspace-wide MANAGE
+// (MLflow's workspace admin); a config per-resource grant still decides
+// over it. Where a request's id is not visible, a deny of any resource of
+// the family applies, as a config grant that lowers does.
 func (p *Policy) SetStoreGrants(source string, gs []Grant, floor bool) error {
 	out := make([]Grant, 0, len(gs))
 	for i, g := range gs {
 		if g.Subjects.empty() {
 			return fmt.Errorf("%s grant %d: names no users, groups or roles", source, i)
+		}
+		if len(g.Experiments) > 0 && len(g.RegisteredModels) > 0 {
+			return fmt.Errorf("%s grant %d: for experiments and registered models at once", source, i)
+		}
+		if !floor && (slices.Contains(g.Experiments, AnyResource) || slices.Contains(g.RegisteredModels, AnyResource)) {
+			// A replacing grant for every resource would have to decide
+			// where the id is invisible too; only floors mean that here.
+			return fmt.Errorf("%s grant %d: %q only in floors", source, i, AnyResource)
+		}
+		if g.Deny && !floor {
+			return fmt.Errorf("%s grant %d: a deny in a set that is not of floors", source, i)
+		}
+		if g.Deny {
+			g.Level = NoPermissions.String()
 		}
 		l, err := ParseLevel(g.Level)
 		if err != nil {
