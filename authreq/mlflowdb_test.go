@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/scrypt"
 	_ "modernc.org/sqlite"
@@ -244,5 +245,55 @@ func TestMLflowAuthDBRolePermissions(t *testing.T) {
 	s.Reload()
 	if got := auth("team-a", "PUT", "/api/2.0/mlflow-artifacts/artifacts/7/m.pkl"); got != 200 {
 		t.Errorf("after the deny is deleted: %d", got)
+	}
+}
+
+// TestMLflowAuthDBTokens: API tokens of MLflow-DB users work as their user
+// does (the database's grants; an admin's token is no admin), stop with
+// the user, and a token of a name another store holds is that store's
+// user, never the database's.
+func TestMLflowAuthDBTokens(t *testing.T) {
+	path := review6DB(t, "schema-3.8.sql",
+		"INSERT INTO users VALUES (2, 'bob', '"+mlflowHash(t, "bob-pw", "b1")+"', FALSE)",
+		"INSERT INTO users VALUES (3, 'boss', '"+mlflowHash(t, "boss-pw", "b2")+"', TRUE)",
+		"INSERT INTO users VALUES (4, 'alice', '"+mlflowHash(t, "db-alice-pw", "a1")+"', FALSE)",
+		"INSERT INTO experiment_permissions (id, experiment_id, user_id, permission) VALUES (1, '9', 2, 'EDIT'), (2, '9', 4, 'EDIT')")
+	bobTok, bobTk := newToken(t, "bob", "MANAGE", time.Time{})
+	bossTok, bossTk := newToken(t, "boss", "MANAGE", time.Time{})
+	aliceTok, aliceTk := newToken(t, "alice", "MANAGE", time.Time{})
+	f := filepath.Join(t.TempDir(), "tokens")
+	writeTokens(t, f, bobTk, bossTk, aliceTk)
+	s := newTestServer(t, map[string]string{"alice": "htpasswd-alice-pw"}, func(c *Config) {
+		c.MLflowAuthDB.URI = "sqlite:///" + path
+		c.Tokens.Files = []string{f}
+		c.Policy.Preset = "mlflow"
+		c.Policy.DefaultPermission = "READ"
+	})
+	put9 := "/api/2.0/mlflow-artifacts/artifacts/9/m.pkl"
+	for _, c := range []struct {
+		name, tok, method, uri string
+		code                   int
+	}{
+		{"bob's grant", bobTok, "PUT", put9, 200},
+		{"bob's default", bobTok, "PUT", "/api/2.0/mlflow-artifacts/artifacts/8/m.pkl", 403},
+		{"an admin's token is no admin", bossTok, "POST", "/api/2.0/mlflow/users/create", 403},
+		{"htpasswd's alice: not the database's grant", aliceTok, "PUT", put9, 403},
+	} {
+		res := s.do("GET", "/auth", tokenHdr(bearer(c.tok), c.method, c.uri))
+		if res.StatusCode != c.code {
+			t.Errorf("%s: %d X-User %q, want %d", c.name, res.StatusCode, res.Header.Get("X-User"), c.code)
+		}
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("DELETE FROM experiment_permissions WHERE user_id = 2; DELETE FROM users WHERE id = 2"); err != nil {
+		t.Fatal(err)
+	}
+	s.Reload()
+	if res := s.do("GET", "/auth", tokenHdr(bearer(bobTok), "GET", "/version")); res.StatusCode != 401 {
+		t.Errorf("bob was deleted from the database; his token answers %d", res.StatusCode)
 	}
 }

@@ -47,9 +47,9 @@ func (c *Chain) Stores() []Authenticator {
 // Authenticate asks each store in turn, as the Chain's doc says.
 func (c *Chain) Authenticate(ctx context.Context, cred Credentials) (Identity, error) {
 	var no, down, unknown error
-	for _, l := range c.links {
+	for i, l := range c.links {
 		if sec, ok := l.Authenticator.(Secondary); ok && sec.Secondary() {
-			found, lerr := c.claimed(ctx, cred.Principal(), l.Authenticator)
+			found, lerr := c.claimed(ctx, cred.Principal(), i)
 			switch {
 			case lerr != nil:
 				down = firstErr(down, fmt.Errorf("%s: cannot tell whether another store knows the name: %w", l.Name(), lerr))
@@ -98,24 +98,26 @@ func (c *Chain) Authenticate(ctx context.Context, cred Credentials) (Identity, e
 }
 
 // Lookup asks every store that can find a user without a password
-// (Lookuper), in order; the first that knows the user answers. None knows
-// it: found is false. A store that could not tell, and none that knew:
-// that store's error (fail closed).
+// (Lookuper), in order; the first that knows the user answers. As in
+// Authenticate, a secondary store answers only for names no other store
+// holds. None knows it: found is false. A store that could not tell, and
+// none that knew: that store's error (fail closed).
 func (c *Chain) Lookup(ctx context.Context, user string) (Identity, bool, error) {
-	return c.lookup(ctx, user, nil)
-}
-
-// lookup is Lookup over every store but except; when except is given
-// (a secondary store asking), other secondary stores are left out too.
-func (c *Chain) lookup(ctx context.Context, user string, except Authenticator) (Identity, bool, error) {
 	var down error
-	for _, l := range c.links {
+	for i, l := range c.links {
 		lk, ok := l.Authenticator.(Lookuper)
-		if !ok || (except != nil && l.Authenticator == except) {
+		if !ok {
 			continue
 		}
-		if sec, isSec := l.Authenticator.(Secondary); except != nil && isSec && sec.Secondary() {
-			continue
+		if sec, isSec := l.Authenticator.(Secondary); isSec && sec.Secondary() {
+			claimed, err := c.claimed(ctx, user, i)
+			if err != nil {
+				down = firstErr(down, fmt.Errorf("%s: cannot tell whether another store knows the name: %w", l.Name(), err))
+				continue
+			}
+			if claimed {
+				continue
+			}
 		}
 		release, err := l.gate.Acquire(ctx)
 		if err != nil {
@@ -134,13 +136,13 @@ func (c *Chain) lookup(ctx context.Context, user string, except Authenticator) (
 	return Identity{}, false, down
 }
 
-// claimed tells whether any store but secondary ones holds the name
-// (Claimer; else Lookuper's found). A store that cannot tell makes it an
-// error: fail closed.
-func (c *Chain) claimed(ctx context.Context, user string, except Authenticator) (bool, error) {
+// claimed tells whether any store but secondary ones (and link except)
+// holds the name (Claimer; else Lookuper's found). A store that cannot
+// tell makes it an error: fail closed.
+func (c *Chain) claimed(ctx context.Context, user string, except int) (bool, error) {
 	var down error
-	for _, l := range c.links {
-		if l.Authenticator == except {
+	for i, l := range c.links {
+		if i == except {
 			continue
 		}
 		if sec, ok := l.Authenticator.(Secondary); ok && sec.Secondary() {

@@ -92,3 +92,61 @@ func TestCredentialsDoNotLeak(t *testing.T) {
 		}
 	}
 }
+
+// lookStore finds the users it holds; claims, the names it holds without
+// a usable password (a locked account); secondary, that it yields.
+type lookStore struct {
+	fake
+	users, claims []string
+	secondary     bool
+	err           error
+}
+
+func (l lookStore) Secondary() bool { return l.secondary }
+func (l lookStore) Lookup(_ context.Context, u string) (Identity, bool, error) {
+	if l.err != nil {
+		return Identity{}, false, l.err
+	}
+	for _, v := range l.users {
+		if v == u {
+			return Identity{User: u, Source: l.name}, true, nil
+		}
+	}
+	return Identity{}, false, nil
+}
+func (l lookStore) Claims(ctx context.Context, u string) (bool, error) {
+	if _, found, err := l.Lookup(ctx, u); found || err != nil {
+		return found, err
+	}
+	for _, v := range l.claims {
+		if v == u {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// TestChainLookupSecondary: a secondary store finds only names no other
+// store holds (a locked account, or one a later store holds, included),
+// and cannot find any while another store cannot tell.
+func TestChainLookupSecondary(t *testing.T) {
+	primary := lookStore{fake: fake{name: "htpasswd"}, users: []string{"alice"}, claims: []string{"root"}}
+	db := lookStore{fake: fake{name: "db"}, users: []string{"alice", "root", "bob", "dan"}, secondary: true}
+	dir := lookStore{fake: fake{name: "ldap"}, users: []string{"dan"}}
+	var c Chain
+	c.Add(primary, open{})
+	c.Add(db, open{})
+	c.Add(dir, open{})
+	for user, want := range map[string]string{"alice": "htpasswd", "root": "", "bob": "db", "dan": "ldap", "eve": ""} {
+		id, found, err := c.Lookup(context.Background(), user)
+		if err != nil || found != (want != "") || id.Source != want {
+			t.Errorf("%s: %+v found %v err %v, want from %q", user, id, found, err, want)
+		}
+	}
+	var d Chain
+	d.Add(db, open{})
+	d.Add(lookStore{fake: fake{name: "ldap"}, err: fmt.Errorf("%w: directory", ErrUnavailable)}, open{})
+	if _, found, err := d.Lookup(context.Background(), "bob"); found || !errors.Is(err, ErrUnavailable) {
+		t.Errorf("directory down: found %v err %v, want an outage", found, err)
+	}
+}

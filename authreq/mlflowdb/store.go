@@ -270,6 +270,21 @@ func (s *Store) decoyFor(t *snapshot, name string) *Hash {
 // An unknown name, or one without a usable hash, costs a decoy check and
 // is identity.ErrUnknownUser (a later store may know it); before the first
 // successful read every name is identity.ErrUnavailable.
+// Lookup finds a user with a usable hash, and its role, without a
+// password (identity.Lookuper: for its API tokens). A database never read
+// since start cannot tell: an error, so the token is refused with a 503.
+func (s *Store) Lookup(_ context.Context, user string) (identity.Identity, bool, error) {
+	t := s.snap.Load()
+	if t == nil {
+		return identity.Identity{}, false, fmt.Errorf("%w: the MLflow user database was never read since start", identity.ErrUnavailable)
+	}
+	u, ok := t.users[user]
+	if !ok || u.hash == nil {
+		return identity.Identity{}, false, nil
+	}
+	return u.identity(user), true, nil
+}
+
 func (s *Store) Authenticate(_ context.Context, c identity.Credentials) (identity.Identity, error) {
 	basic, ok := c.(identity.Basic)
 	if !ok {
@@ -287,9 +302,14 @@ func (s *Store) Authenticate(_ context.Context, c identity.Credentials) (identit
 	if !u.hash.Verify([]byte(basic.Password)) {
 		return identity.Identity{}, fmt.Errorf("%w: wrong password", identity.ErrBadCredentials)
 	}
-	id := identity.Identity{User: basic.User, Role: "user", Source: "mlflowdb"}
+	return u.identity(basic.User), nil
+}
+
+// identity is how the user logs in: role admin for is_admin.
+func (u user) identity(name string) identity.Identity {
+	id := identity.Identity{User: name, Role: "user", Source: "mlflowdb"}
 	if u.admin {
 		id.Role = "admin"
 	}
-	return id, nil
+	return id
 }
