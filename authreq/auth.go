@@ -255,6 +255,9 @@ func (s *Server) check(ctx context.Context, key vcache.Key, user, password, ip s
 			return checked{throttled: true, retry: retry, scope: scope}, nil
 		}
 		defer resv.Done(throttle.Undecided) // a no-op after the Done below; releases on a panic
+		if s.throttle.Trusted(user, ip) {
+			ctx = withPriority(ctx) // ahead of a flood of strangers
+		}
 		id, err := s.backends.Authenticate(ctx, identity.Basic{User: user, Password: password})
 		switch {
 		case err == nil:

@@ -34,8 +34,8 @@ type Server struct {
 	cheap    identity.Chain
 	cache    *vcache.Cache
 	policy   *policy.Policy
-	pool     *verifyPool // CPU-bound hash checks: one slot per core
-	netPool  *verifyPool // directory checks, which wait on the network
+	pool     *cpuPool // CPU-bound hash checks: one worker per core
+	netPool  *semGate // directory checks, which wait on the network
 	throttle *throttle.Throttle
 	flight   singleflight.Group
 	audit    *audit.Log
@@ -57,8 +57,6 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	s.cache = vcache.New(cfg.Cache.TTL.D(), cfg.Cache.MaxEntries, func() time.Time { return s.now() })
 	s.throttle = throttle.New(cfg.RateLimit, func() time.Time { return s.now() })
 	s.metrics = newMetrics(func() float64 { return float64(s.cache.Len()) }, func() float64 { return float64(s.throttle.Len()) })
-	s.pool = newVerifyPool(cfg.workers(), cfg.VerifyQueueTimeout.D())
-	s.netPool = newVerifyPool(max(1, cfg.LDAP.PoolSize), cfg.VerifyQueueTimeout.D())
 	s.backends.Observe = func(backend string, d time.Duration) {
 		s.metrics.backendDuration.WithLabelValues(backend).Observe(d.Seconds())
 	}
@@ -71,6 +69,8 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 		alog.Close()
 		return nil, err
 	}
+	s.pool = newCPUPool(cfg.workers(), cfg.VerifyQueueTimeout.D())
+	s.netPool = newSemGate(max(1, cfg.LDAP.PoolSize), cfg.VerifyQueueTimeout.D())
 	if err := s.addStores(cfg); err != nil {
 		s.Close()
 		return nil, err
@@ -80,7 +80,9 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 
 // Close stops the stores (and their watchers) and closes the audit log.
 func (s *Server) Close() error {
-	return errors.Join(s.backends.Close(), s.audit.Close())
+	err := errors.Join(s.backends.Close(), s.audit.Close())
+	s.pool.Close()
+	return err
 }
 
 // Reload re-reads the htpasswd files now (SIGHUP) and reopens a file audit

@@ -86,7 +86,7 @@ func (s *Server) add(b identity.Authenticator) {
 // noWait is the gate of cheap stores: they take no slot and never wait.
 type noWait struct{}
 
-func (noWait) Acquire(context.Context) (func(), error) { return func() {}, nil }
+func (noWait) Do(_ context.Context, fn func()) error { fn(); return nil }
 
 // setStoreGrants hands MLflow's permission rows to the policy as grants
 // of their users: per resource, or workspace-wide.

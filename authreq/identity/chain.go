@@ -8,10 +8,12 @@ import (
 	"time"
 )
 
-// Gate bounds the concurrent checks of one store; Acquire waits for a
-// slot (or fails: the answer is then a 503).
+// Gate bounds the concurrent checks of one store. Do runs fn once a slot
+// is free — perhaps on a goroutine of its own, at a lower priority than
+// the requests that need no check — and returns when fn has returned; or
+// it fails without running fn (the answer is then a 503).
 type Gate interface {
-	Acquire(ctx context.Context) (release func(), err error)
+	Do(ctx context.Context, fn func()) error
 }
 
 // Chain asks stores in order (htpasswd first: local break-glass accounts;
@@ -59,8 +61,16 @@ func (c *Chain) Authenticate(ctx context.Context, cred Credentials) (Identity, e
 				continue
 			}
 		}
-		release, err := l.gate.Acquire(ctx)
-		if err != nil {
+		var id Identity
+		var err error
+		if gerr := l.gate.Do(ctx, func() {
+			start := time.Now()
+			id, err = l.Authenticate(ctx, cred)
+			if c.Observe != nil {
+				c.Observe(l.Name(), time.Since(start))
+			}
+		}); gerr != nil {
+			err = gerr
 			if no != nil {
 				// An earlier store's definite no stands: a later store's
 				// full queue (a hanging directory) must not turn it into an
@@ -74,12 +84,6 @@ func (c *Chain) Authenticate(ctx context.Context, cred Credentials) (Identity, e
 			// user would be counted as guessing), so the answer is a 503.
 			return Identity{}, err
 		}
-		start := time.Now()
-		id, err := l.Authenticate(ctx, cred)
-		if c.Observe != nil {
-			c.Observe(l.Name(), time.Since(start))
-		}
-		release()
 		switch {
 		case err == nil:
 			return id, nil
@@ -119,13 +123,12 @@ func (c *Chain) Lookup(ctx context.Context, user string) (Identity, bool, error)
 				continue
 			}
 		}
-		release, err := l.gate.Acquire(ctx)
-		if err != nil {
-			down = firstErr(down, err)
-			continue
+		var id Identity
+		var found bool
+		var err error
+		if gerr := l.lookupGate(ctx, func() { id, found, err = lk.Lookup(ctx, user) }); gerr != nil {
+			err = gerr
 		}
-		id, found, err := lk.Lookup(ctx, user)
-		release()
 		switch {
 		case err != nil:
 			down = firstErr(down, err)
@@ -153,18 +156,17 @@ func (c *Chain) claimed(ctx context.Context, user string, except int) (bool, err
 		if !isClaimer && !isLookuper {
 			continue
 		}
-		release, err := l.gate.Acquire(ctx)
-		if err != nil {
-			down = firstErr(down, err)
-			continue
-		}
 		var found bool
-		if isClaimer {
-			found, err = cl.Claims(ctx, user)
-		} else {
-			_, found, err = lk.Lookup(ctx, user)
+		var err error
+		if gerr := l.lookupGate(ctx, func() {
+			if isClaimer {
+				found, err = cl.Claims(ctx, user)
+			} else {
+				_, found, err = lk.Lookup(ctx, user)
+			}
+		}); gerr != nil {
+			err = gerr
 		}
-		release()
 		switch {
 		case err != nil:
 			down = firstErr(down, err)
@@ -173,6 +175,18 @@ func (c *Chain) claimed(ctx context.Context, user string, except int) (bool, err
 		}
 	}
 	return false, down
+}
+
+// lookupGate runs a lookup of l's: in l's gate for a store that waits on
+// the network (a directory's connections are few), else at once — a
+// lookup in memory costs nothing, and must not queue behind password
+// checks.
+func (l link) lookupGate(ctx context.Context, fn func()) error {
+	if n, ok := l.Authenticator.(NetworkBound); ok && n.NetworkBound() {
+		return l.gate.Do(ctx, fn)
+	}
+	fn()
+	return nil
 }
 
 // Close closes every store that has a Close method.

@@ -24,13 +24,13 @@ func (f fake) Authenticate(_ context.Context, c Credentials) (Identity, error) {
 
 type open struct{}
 
-func (open) Acquire(context.Context) (func(), error) { return func() {}, nil }
+func (open) Do(_ context.Context, fn func()) error { fn(); return nil }
 
 type full struct{}
 
 var errFull = errors.New("queue full")
 
-func (full) Acquire(context.Context) (func(), error) { return nil, errFull }
+func (full) Do(context.Context, func()) error { return errFull }
 
 var (
 	yes     = fake{"yes", nil}
