@@ -68,7 +68,6 @@ var kinds = map[string]func() runtime.Object{
 // base is the decoded kustomize base.
 type base struct {
 	kust      kustomization
-	objects   map[string]runtime.Object // by file name
 	ns        *corev1.Namespace
 	secret    *corev1.Secret
 	svc       *corev1.Service
@@ -128,7 +127,7 @@ func loadBase(t *testing.T) *base {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &base{objects: map[string]runtime.Object{}}
+	b := &base{}
 	if err := unmarshalStrict(data, &b.kust); err != nil {
 		t.Fatalf("kustomization.yaml: %v", err)
 	}
@@ -144,7 +143,6 @@ func loadBase(t *testing.T) *base {
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		b.objects[f] = obj
 		var dup bool
 		switch o := obj.(type) {
 		case *corev1.Namespace:
