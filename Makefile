@@ -1,7 +1,7 @@
 # The README's two commands are `make run` and `make test`.
 GO        ?= go
 BIN       := bin
-TEST_PKGS := nginx apache2-utils slapd ldap-utils openssl ca-certificates postgresql podman runc netavark
+TEST_PKGS := nginx apache2-utils slapd ldap-utils openssl ca-certificates postgresql podman runc netavark systemd strace
 FUZZTIME  ?= 10s
 
 .PHONY: all build run test deps vet bench fuzz clean image image-context
