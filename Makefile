@@ -4,7 +4,7 @@ BIN       := bin
 TEST_PKGS := nginx apache2-utils slapd ldap-utils openssl ca-certificates postgresql podman runc netavark systemd strace
 FUZZTIME  ?= 10s
 
-.PHONY: all build run test deps vet bench fuzz clean image image-context
+.PHONY: all build run test deps vet bench fuzz clean
 
 all: build
 
@@ -49,6 +49,8 @@ clean:
 IMAGE    ?= authreq:dev
 ENGINE   ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
 CA_CERTS ?= /etc/ssl/certs/ca-certificates.crt
+
+.PHONY: image image-context
 
 image: image-context
 	@[ -n "$(ENGINE)" ] || { echo "make image: neither podman nor docker found" >&2; exit 1; }
