@@ -95,8 +95,8 @@ func (s *Server) setStoreGrants(p mlflowdb.Permissions) {
 	for _, r := range p.Rows {
 		g := policy.Grant{Subjects: policy.Subjects{Users: []string{r.User}}, Level: r.Level, Deny: r.Level == mlflowdb.Deny}
 		id := r.ID
-		if id == mlflowdb.AnyPattern {
-			id = policy.AnyResource
+		if id == mlflowdb.AnyPattern && p.Floor {
+			id = policy.AnyResource // a role row's "*"; elsewhere "*" is a name
 		}
 		switch r.Kind {
 		case "registered_model":
@@ -113,6 +113,6 @@ func (s *Server) setStoreGrants(p mlflowdb.Permissions) {
 		gs = append(gs, g)
 	}
 	if err := s.policy.SetStoreGrants("mlflowdb", gs, p.Floor); err != nil {
-		s.log.Error("mlflowdb: permission rows refused by the policy; keeping the previous ones", "error", err.Error())
+		s.log.Error("mlflowdb: permission rows refused by the policy; the database's users get no level until they are read again", "error", err.Error())
 	}
 }

@@ -3,7 +3,6 @@ package mlflowdb
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -94,18 +93,20 @@ func readPermissions(ctx context.Context, db *sql.DB, driver string) (*Permissio
 	}
 	p := &Permissions{}
 	if rbac {
-		var rev string
-		if err := db.QueryRowContext(ctx, "SELECT version_num FROM alembic_version").Scan(&rev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		// Alembic keeps one row; anything else is not a schema
+		// before the move.
+		var n, before int
+		if err := db.QueryRowContext(ctx, "SELECT count(*), count(CASE WHEN version_num = $1 THEN 1 END) FROM alembic_version", rbacBeforeMigration).Scan(&n, &before); err != nil {
 			return nil, fmt.Errorf("alembic_version: %w", err)
 		}
-		if rev != rbacBeforeMigration {
+		if n != 1 || before != 1 {
 			return readRolePermissions(ctx, db)
 		}
 		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM role_permissions rp JOIN user_role_assignments a ON a.role_id = rp.role_id").Scan(&p.Skipped); err != nil {
 			return nil, err
 		}
 	}
-	if err := scanPerms(ctx, db, p, "experiment",
+	if err := scanPerms(ctx, db, p, "experiment", false,
 		"SELECT u.username, e.experiment_id, '', e.permission FROM experiment_permissions e JOIN users u ON u.id = e.user_id"); err != nil {
 		return nil, err
 	}
@@ -121,19 +122,20 @@ func readPermissions(ctx context.Context, db *sql.DB, driver string) (*Permissio
 		// A user's level in a workspace where no row of a resource
 		// is theirs: a global grant there, replacing the default
 		// (NO_PERMISSIONS denies the workspace).
-		if err := scanPerms(ctx, db, p, "workspace",
+		if err := scanPerms(ctx, db, p, "workspace", true,
 			"SELECT u.username, '*', w.workspace, w.permission FROM workspace_permissions w JOIN users u ON u.id = w.user_id"); err != nil {
 			return nil, err
 		}
 	}
-	if err := scanPerms(ctx, db, p, "registered_model", q); err != nil {
+	if err := scanPerms(ctx, db, p, "registered_model", ws, q); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// scanPerms reads rows (user, id, workspace, permission) of one kind.
-func scanPerms(ctx context.Context, db *sql.DB, p *Permissions, kind, q string) error {
+// scanPerms reads rows (user, id, workspace, permission) of one kind;
+// hasWS: the query reads a workspace column (3.10+).
+func scanPerms(ctx context.Context, db *sql.DB, p *Permissions, kind string, hasWS bool, q string) error {
 	rows, err := db.QueryContext(ctx, q)
 	if err != nil {
 		return err
@@ -144,7 +146,9 @@ func scanPerms(ctx context.Context, db *sql.DB, p *Permissions, kind, q string) 
 		if err := rows.Scan(&user, &id, &ws, &perm); err != nil {
 			return err
 		}
-		if !user.Valid || user.String == "" || !id.Valid {
+		if !user.Valid || user.String == "" || !id.Valid || hasWS && ws.String == "" {
+			// An empty workspace matches none in MLflow ("" here
+			// would mean every one).
 			p.Skipped++
 			continue
 		}
@@ -261,10 +265,14 @@ func roleRow(user, ws, typ, pattern, perm sql.NullString) (Permission, bool) {
 	fam, known := families[typ.String]
 	switch {
 	case typ.String == "workspace":
-		if deny || r.Level != "MANAGE" || r.ID != AnyPattern {
+		switch {
+		case deny: // MLflow grants none; read as what it says, never skipped
+			r.Kind, r.ID = "workspace", AnyPattern
+		case r.Level != "MANAGE" || r.ID != AnyPattern:
 			return Permission{}, false // not a workspace admin; MLflow takes only "*" here
+		default:
+			r.Kind = "workspace"
 		}
-		r.Kind = "workspace"
 	case fam == "experiment" || fam == "registered_model":
 		r.Kind = fam
 	case !deny:

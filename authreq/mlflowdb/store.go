@@ -175,9 +175,11 @@ func (s *Store) Reload(why string) error {
 		return err
 	}
 	old := s.snap.Load()
+	// The rows first: a new user must not pass, even for a moment,
+	// before the denies that come with it.
+	s.tellPermissions(t.perms)
 	s.snap.Store(t)
 	s.lastErr.Store(nil)
-	s.tellPermissions(t.perms)
 	if t.perms != nil && (old == nil || old.perms == nil || old.perms.Skipped != t.perms.Skipped) && t.perms.Skipped > 0 {
 		s.log.Warn("mlflowdb: permission rows that grant what a proxy cannot place (runs, scorers, versions, gateway and MCP objects, …) are ignored; those users get the policy's level without them",
 			"db", s.target.shown, "skipped", t.perms.Skipped)

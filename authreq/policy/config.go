@@ -124,8 +124,8 @@ func (c *Config) Validate() error {
 		if len(g.Experiments) > 0 && len(g.RegisteredModels) > 0 {
 			bad(key, "one grant is for experiments or for registeredModels, not both")
 		}
-		if slices.Contains(g.Experiments, AnyResource) || slices.Contains(g.RegisteredModels, AnyResource) {
-			bad(key, "%q names no resource here: for every experiment or model, give a grant without experiments or registeredModels", AnyResource)
+		if slices.ContainsFunc(append(slices.Clone(g.Experiments), g.RegisteredModels...), func(r string) bool { return strings.ContainsRune(r, 0) }) {
+			bad(key, "a resource name with a NUL character")
 		}
 	}
 	for i := range c.Rules {

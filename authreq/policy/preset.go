@@ -131,23 +131,23 @@ func (p *Policy) decidePreset(id identity.Identity, req Request, path, rawQuery 
 	if bad != "" {
 		return Decision{Reason: fmt.Sprintf("%s: %s (admins only)", what, bad)}
 	}
-	global := p.globalLevel(id, ws)
+	// One grant set for the whole decision: a reload meanwhile must not
+	// mix two.
+	v := p.view()
+	if v.broken[strings.TrimPrefix(id.Source, "token:")] {
+		return Decision{Reason: what + ": the grants of the user's store could not be taken (admins only)"}
+	}
+	global := v.globalLevel(id, ws)
+	// Routes that also reach resources of another family, whose ids are
+	// in the body: the user needs READ there as weighed where ids are
+	// not visible.
+	for _, other := range alsoReads(r) {
+		if l, why := v.hiddenLevel(id, ws, other, global); capped(id, l) < Read {
+			return Decision{Reason: fmt.Sprintf("%s: needs %s on the %s it reads, has %s%s", what, Read, other, capped(id, l), why)}
+		}
+	}
 	if fam == "" || len(ids) == 0 {
-		// No id a proxy can see (it is in the body, or the route names
-		// none): the global level — lowered by any per-resource grant of
-		// this family that lowers it, since the invisible id may be that
-		// resource's. A deny of one experiment then holds on every route
-		// that could reach it.
-		level, why := global, ""
-		if f := p.familyFloor(id, ws, fam); fam != "" && f > level {
-			level, why = f, fmt.Sprintf(" (a grant on every %s)", fam)
-		}
-		if fam != "" && level > NoPermissions && p.familyDenied(id, ws, fam) {
-			level, why = NoPermissions, fmt.Sprintf(" (a deny of a %s applies where the %s is not visible)", fam, fam)
-		}
-		if low, ok := p.lowestResourceLevel(id, ws, fam); fam != "" && ok && low < level {
-			level, why = low, fmt.Sprintf(" (a %s grant of %s applies where the %s is not visible)", fam, low, fam)
-		}
+		level, why := v.hiddenLevel(id, ws, fam, global)
 		if c := capped(id, level); c < level {
 			level, why = c, why+" (capped by the token's level)"
 		}
@@ -157,7 +157,7 @@ func (p *Policy) decidePreset(id identity.Identity, req Request, path, rawQuery 
 		return Decision{Allow: true, Reason: fmt.Sprintf("%s: %s", what, level)}
 	}
 	for _, rid := range ids {
-		l, ok := p.resourceLevel(id, ws, fam, rid, global)
+		l, ok := v.resourceLevel(id, ws, fam, rid, global)
 		if !ok {
 			l = global
 		}
@@ -170,6 +170,43 @@ func (p *Policy) decidePreset(id identity.Identity, req Request, path, rawQuery 
 		}
 	}
 	return Decision{Allow: true, Reason: fmt.Sprintf("%s: %s %v", what, fam, ids)}
+}
+
+// hiddenLevel is the level of id in ws on a route of family fam whose
+// resource id a proxy cannot see (it is in the body, or the route names
+// none): the global level, raised by grants on every resource of the
+// family — but none under a store's deny of any resource of it, and
+// lowered by any per-resource grant of the config that lowers it, since
+// the invisible id may be that resource's. A deny of one experiment then
+// holds on every route that could reach it.
+func (v view) hiddenLevel(id identity.Identity, ws, fam string, global Level) (level Level, why string) {
+	level = global
+	if fam == "" {
+		return level, ""
+	}
+	if f := v.familyFloor(id, ws, fam); f > level {
+		level, why = f, fmt.Sprintf(" (a grant on every %s)", fam)
+	}
+	if level > NoPermissions && v.familyDenied(id, ws, fam) {
+		level, why = NoPermissions, fmt.Sprintf(" (a deny of a %s applies where the %s is not visible)", fam, fam)
+	}
+	if low, ok := v.lowestResourceLevel(id, ws, fam); ok && low < level {
+		level, why = low, fmt.Sprintf(" (a %s grant of %s applies where the %s is not visible)", fam, low, fam)
+	}
+	return level, why
+}
+
+// alsoReads names the other families a route reads resources of, by ids
+// in the body: a model version is created from a run, whose experiment
+// MLflow asks READ on; GraphQL reads experiments, runs and models alike.
+func alsoReads(r route) []string {
+	switch {
+	case strings.HasSuffix(r.Path, "/mlflow/model-versions/create"):
+		return []string{"experiment"}
+	case r.Path == "/graphql":
+		return []string{"experiment", "registered_model"}
+	}
+	return nil
 }
 
 // family is the kind of resource whose per-resource grants govern a route
@@ -261,18 +298,20 @@ func resourceIDs(r route, req Request, params map[string]string, rawQuery string
 }
 
 // AnyResource in a store's floor grant stands for every experiment or
-// registered model (MLflow's role pattern "*").
-const AnyResource = "*"
+// registered model (MLflow's role pattern "*"). It is no name a resource
+// can have (a registered model may well be named "*"), and the config
+// refuses it.
+const AnyResource = "\x00every"
 
 // globalLevel is the highest level of the grants without resources that
 // match id in workspace ws, else the default; raised by the workspace-wide
 // floors that match (MLflow 3.13+'s workspace grants), and none at all
 // under a workspace-wide deny, unless a floor makes the user the
 // workspace's admin (MANAGE).
-func (p *Policy) globalLevel(id identity.Identity, ws string) Level {
+func (v view) globalLevel(id identity.Identity, ws string) Level {
 	best, found := NoPermissions, false
 	floor, denied := NoPermissions, false
-	for _, g := range p.grantsNow() {
+	for _, g := range v.gs {
 		if g.hasResources() || !g.inWorkspace(ws) || !g.matches(id) {
 			continue
 		}
@@ -291,15 +330,15 @@ func (p *Policy) globalLevel(id identity.Identity, ws string) Level {
 	case denied:
 		return NoPermissions
 	case !found:
-		best = p.deflt
+		best = v.deflt
 	}
 	return max(best, floor)
 }
 
 // workspaceAdmin tells whether a workspace-wide floor gives id MANAGE in
 // ws: MLflow's workspace admin, whom no deny holds.
-func (p *Policy) workspaceAdmin(id identity.Identity, ws string) bool {
-	for _, g := range p.grantsNow() {
+func (v view) workspaceAdmin(id identity.Identity, ws string) bool {
+	for _, g := range v.gs {
 		if g.floor && !g.Deny && !g.hasResources() && g.level == Manage && g.inWorkspace(ws) && g.matches(id) {
 			return true
 		}
@@ -310,9 +349,9 @@ func (p *Policy) workspaceAdmin(id identity.Identity, ws string) bool {
 // familyFloor is the highest level of the floors for every resource of
 // family fam (AnyResource) that match id in ws: the least the user has on
 // whichever resource of the family a request names, seen or not.
-func (p *Policy) familyFloor(id identity.Identity, ws, fam string) Level {
+func (v view) familyFloor(id identity.Identity, ws, fam string) Level {
 	floor := NoPermissions
-	for _, g := range p.grantsNow() {
+	for _, g := range v.gs {
 		if g.floor && !g.Deny && slices.Contains(g.resources(fam), AnyResource) && g.inWorkspace(ws) && g.matches(id) {
 			floor = max(floor, g.level)
 		}
@@ -323,10 +362,10 @@ func (p *Policy) familyFloor(id identity.Identity, ws, fam string) Level {
 // familyDenied tells whether a store's deny of some resource of family
 // fam, or of everything, holds for id in ws: where a request's id is not
 // visible, it may be the denied one.
-func (p *Policy) familyDenied(id identity.Identity, ws, fam string) bool {
-	for _, g := range p.grantsNow() {
+func (v view) familyDenied(id identity.Identity, ws, fam string) bool {
+	for _, g := range v.gs {
 		if g.Deny && (!g.hasResources() || len(g.resources(fam)) > 0) && g.inWorkspace(ws) && g.matches(id) {
-			return !p.workspaceAdmin(id, ws)
+			return !v.workspaceAdmin(id, ws)
 		}
 	}
 	return false
@@ -347,9 +386,9 @@ func (g Grant) resources(fam string) []string {
 
 // lowestResourceLevel is the lowest level of the per-resource grants of
 // family fam that match id in ws; ok is false when there is none.
-func (p *Policy) lowestResourceLevel(id identity.Identity, ws, fam string) (Level, bool) {
+func (v view) lowestResourceLevel(id identity.Identity, ws, fam string) (Level, bool) {
 	low, found := Manage, false
-	for _, g := range p.grantsNow() {
+	for _, g := range v.gs {
 		if g.floor {
 			continue // never lowers
 		}
@@ -368,10 +407,10 @@ func (p *Policy) lowestResourceLevel(id identity.Identity, ws, fam string) (Leve
 // grant replaces the global level, so it may lower it. A store's deny
 // comes next (MLflow 3.16: it beats every grant but a workspace admin's),
 // then floors (MLflow 3.13+ rows), which only raise the global level.
-func (p *Policy) resourceLevel(id identity.Identity, ws, kind, rid string, global Level) (Level, bool) {
+func (v view) resourceLevel(id identity.Identity, ws, kind, rid string, global Level) (Level, bool) {
 	best, found := NoPermissions, false
 	floor, floored, denied := NoPermissions, false, false
-	for _, g := range p.grantsNow() {
+	for _, g := range v.gs {
 		if !g.names(kind, rid) || !g.inWorkspace(ws) || !g.matches(id) {
 			continue
 		}
@@ -389,7 +428,7 @@ func (p *Policy) resourceLevel(id identity.Identity, ws, kind, rid string, globa
 		// A per-resource grant of the config is the operator's word at
 		// the proxy: it decides, whatever the store's rows say.
 		return best, true
-	case denied && !p.workspaceAdmin(id, ws):
+	case denied && !v.workspaceAdmin(id, ws):
 		return NoPermissions, true
 	case !floored:
 		return NoPermissions, false
@@ -413,18 +452,23 @@ func (g Grant) inWorkspace(ws string) bool {
 }
 
 // artifactExperiment is the experiment id leading a proxied artifact path,
-// after an optional workspaces/<ws>/, which then names the workspace. MLflow
+// after an optional workspaces/<ws>/, which must name the request's. MLflow
 // decodes an artifact path again until it stops changing and reads a
 // "file:" URI as a path, so a path that still holds a '%' or a ':' after
-// the one decoding here, or that does not lead with an id, cannot be
-// believed (why says so).
+// the one decoding here, or that does not lead with an id, or that names
+// another workspace than the request's, cannot be believed (why says so).
 func artifactExperiment(v string, ws *string) (id, why string) {
 	if strings.ContainsAny(v, "%:\\") {
 		return "", "artifact path with an escape, a scheme or a backslash"
 	}
 	segs := strings.Split(strings.TrimPrefix(v, "/"), "/")
 	if len(segs) > 2 && segs[0] == "workspaces" {
-		*ws, segs = segs[1], segs[2:]
+		if segs[1] != *ws {
+			// Which of the two MLflow weighs is not for a proxy to
+			// guess: believing the path would let it pick the rows.
+			return "", "artifact path in another workspace than the request's"
+		}
+		segs = segs[2:]
 	}
 	if len(segs) == 0 || !digits.MatchString(segs[0]) {
 		return "", "artifact path that does not lead with an experiment id"

@@ -14,10 +14,24 @@ import (
 type grantSet struct {
 	all     []Grant
 	byStore map[string][]Grant
+	// broken: stores whose last set was refused. Their users are denied
+	// every level until a set is taken: keeping the older set would keep
+	// what the store has since revoked, and no set would drop its denies.
+	broken map[string]bool
 }
 
-// grantsNow is the current grant set.
-func (p *Policy) grantsNow() []Grant { return p.grants.Load().all }
+// view is one decision's look at the grants: the set at its start, and
+// the default.
+type view struct {
+	gs     []Grant
+	deflt  Level
+	broken map[string]bool // stores whose grants could not be taken
+}
+
+func (p *Policy) view() view {
+	g := p.grants.Load()
+	return view{gs: g.all, deflt: p.deflt, broken: g.broken}
+}
 
 var storeGrantsMu sync.Mutex // one SetStoreGrants at a time (of any policy)
 
@@ -44,47 +58,65 @@ var storeGrantsMu sync.Mutex // one SetStoreGrants at a time (of any policy)
 // (MLflow's workspace admin); a config per-resource grant still decides
 // over it. Where a request's id is not visible, a deny of any resource of
 // the family applies, as a config grant that lowers does.
+//
+// A set with a grant that is not valid is refused whole, and the store's
+// users then get no level at all (admins stay admins) until a valid set
+// comes: keeping the previous set would keep what the store has since
+// revoked, and taking part of it could drop a deny.
 func (p *Policy) SetStoreGrants(source string, gs []Grant, floor bool) error {
+	out, err := checkStoreGrants(source, gs, floor)
+	storeGrantsMu.Lock()
+	defer storeGrantsMu.Unlock()
+	old := p.grants.Load()
+	n := &grantSet{byStore: maps.Clone(old.byStore), broken: maps.Clone(old.broken)}
+	if n.byStore == nil {
+		n.byStore = make(map[string][]Grant)
+	}
+	if n.broken == nil {
+		n.broken = make(map[string]bool)
+	}
+	n.byStore[source] = out
+	if err != nil {
+		n.broken[source] = true
+	} else {
+		delete(n.broken, source)
+	}
+	n.all = slices.Clone(p.cfg.Grants)
+	for _, s := range slices.Sorted(maps.Keys(n.byStore)) {
+		n.all = append(n.all, n.byStore[s]...)
+	}
+	p.grants.Store(n)
+	return err
+}
+
+func checkStoreGrants(source string, gs []Grant, floor bool) ([]Grant, error) {
 	out := make([]Grant, 0, len(gs))
 	for i, g := range gs {
 		if g.Subjects.empty() {
-			return fmt.Errorf("%s grant %d: names no users, groups or roles", source, i)
+			return nil, fmt.Errorf("%s grant %d: names no users, groups or roles", source, i)
 		}
 		if len(g.Experiments) > 0 && len(g.RegisteredModels) > 0 {
-			return fmt.Errorf("%s grant %d: for experiments and registered models at once", source, i)
+			return nil, fmt.Errorf("%s grant %d: for experiments and registered models at once", source, i)
 		}
 		if !floor && (slices.Contains(g.Experiments, AnyResource) || slices.Contains(g.RegisteredModels, AnyResource)) {
 			// A replacing grant for every resource would have to decide
 			// where the id is invisible too; only floors mean that here.
-			return fmt.Errorf("%s grant %d: %q only in floors", source, i, AnyResource)
+			return nil, fmt.Errorf("%s grant %d: every resource only in floors", source, i)
 		}
 		if g.Deny && !floor {
-			return fmt.Errorf("%s grant %d: a deny in a set that is not of floors", source, i)
+			return nil, fmt.Errorf("%s grant %d: a deny in a set that is not of floors", source, i)
 		}
 		if g.Deny {
 			g.Level = NoPermissions.String()
 		}
 		l, err := ParseLevel(g.Level)
 		if err != nil {
-			return fmt.Errorf("%s grant %d: %v", source, i, err)
+			return nil, fmt.Errorf("%s grant %d: %v", source, i, err)
 		}
 		g.level, g.floor, g.source = l, floor, source
 		out = append(out, g)
 	}
-	storeGrantsMu.Lock()
-	defer storeGrantsMu.Unlock()
-	old := p.grants.Load()
-	n := &grantSet{byStore: maps.Clone(old.byStore)}
-	if n.byStore == nil {
-		n.byStore = make(map[string][]Grant)
-	}
-	n.byStore[source] = out
-	n.all = slices.Clone(p.cfg.Grants)
-	for _, s := range slices.Sorted(maps.Keys(n.byStore)) {
-		n.all = append(n.all, n.byStore[s]...)
-	}
-	p.grants.Store(n)
-	return nil
+	return out, nil
 }
 
 // newGrantSet holds the config's grants only.
