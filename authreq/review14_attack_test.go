@@ -96,10 +96,10 @@ func TestReviewStarNamedModelDropsEveryRow(t *testing.T) {
 }
 
 // FINDING: 3.10-era rows (read from workspace_permissions and
-// registered_model_permissions.workspace) whose workspace is '' (the
+// registered_model_permissions.workspace) whose workspace is ” (the
 // columns are NOT NULL, not non-empty) are read as Workspace "" = "any
 // workspace": setStoreGrants then leaves Workspaces empty, so the grant
-// holds in every workspace. MLflow matches '' against no real workspace.
+// holds in every workspace. MLflow matches ” against no real workspace.
 // (readRolePermissions refuses ws == "" for this very reason; scanPerms
 // does not.)
 func TestReviewEmptyWorkspaceRowHoldsEverywhere(t *testing.T) {
@@ -205,7 +205,7 @@ func TestReviewBlockedOddRows(t *testing.T) {
 		{"bob", "bob-pw", "team-b", "PUT", "/api/2.0/mlflow-artifacts/artifacts/7/x", 403}, // the '' role grants nothing
 		{"bob", "bob-pw", "team-b", "PUT", "/api/2.0/mlflow-artifacts/artifacts/workspaces/default/7/x", 403},
 		{"Bob", "Bob-pw", "", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=7", 200}, // another user
-		{"Bob", "Bob-pw", "", "PUT", "/api/2.0/mlflow-artifacts/artifacts/7/x", 403},          // empty pattern: nothing
+		{"Bob", "Bob-pw", "", "PUT", "/api/2.0/mlflow-artifacts/artifacts/7/x", 403},         // empty pattern: nothing
 	} {
 		if got := reviewAuth(t, s, c.user, c.pw, c.ws, c.method, c.uri); got != c.code {
 			t.Errorf("%s %s %s in %q: %d, want %d", c.user, c.method, c.uri, c.ws, got, c.code)

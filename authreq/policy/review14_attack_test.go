@@ -131,7 +131,7 @@ func TestReviewBlockedSubResourceDenies(t *testing.T) {
 	p := mustPolicy(t, "preset: mlflow\ndefaultPermission: MANAGE\n")
 	if err := p.SetStoreGrants("mlflowdb", []Grant{
 		reviewGrant("", true, []string{AnyResource}, nil, "default"), // a 'trace' DENY, widened
-		reviewGrant("", true, nil, []string{AnyResource}, "team-m"),   // a 'prompt_version' DENY, widened
+		reviewGrant("", true, nil, []string{AnyResource}, "team-m"),  // a 'prompt_version' DENY, widened
 	}, true); err != nil {
 		t.Fatal(err)
 	}
