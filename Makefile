@@ -43,3 +43,9 @@ fuzz:
 
 clean:
 	rm -rf $(BIN)
+
+# config-doc regenerates docs/config.md from the config structs (a test
+# fails while it is stale).
+.PHONY: config-doc
+config-doc:
+	$(GO) generate ./authreq
