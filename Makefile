@@ -65,3 +65,9 @@ image-context:
 	cp $(CA_CERTS) $(BIN)/image/ca-certificates.crt
 	@# COPY keeps modes: under umask 077 uid 65532 could not run the binary.
 	chmod 0755 $(BIN)/image/authreq && chmod 0644 $(BIN)/image/ca-certificates.crt
+
+# config-doc regenerates docs/config.md from the config structs (a test
+# fails while it is stale).
+.PHONY: config-doc
+config-doc:
+	$(GO) generate ./authreq
