@@ -1,6 +1,7 @@
 package authreq
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/authreq/authreq/internal/duration"
 	"github.com/authreq/authreq/internal/realtest"
+	"github.com/redis/go-redis/v9"
 )
 
 // Two authreq instances sharing one real Redis, through /auth: failures
@@ -86,6 +88,27 @@ func TestRedisReplicas(t *testing.T) {
 	// carol logs in on a (now cached there); then Redis dies.
 	if r := send(a, "192.0.2.9", "carol", "carol-pw"); r.StatusCode != 200 {
 		t.Fatalf("carol: %d", r.StatusCode)
+	}
+	// The cached path never touches Redis.
+	rc := redis.NewClient(&redis.Options{Addr: rd.Addr, DisableIdentity: true})
+	defer rc.Close()
+	scripts := func() string {
+		var calls []string
+		for _, l := range strings.Split(rc.Info(context.Background(), "commandstats").Val(), "\n") {
+			if strings.HasPrefix(l, "cmdstat_eval") {
+				calls = append(calls, strings.SplitN(l, ",", 2)[0])
+			}
+		}
+		return strings.Join(calls, " ")
+	}
+	before := scripts()
+	for range 20 {
+		if r := send(a, "192.0.2.9", "carol", "carol-pw"); r.StatusCode != 200 {
+			t.Fatalf("carol, cached: %d", r.StatusCode)
+		}
+	}
+	if after := scripts(); after != before || before == "" {
+		t.Errorf("cached requests ran scripts in Redis: %q, then %q", before, after)
 	}
 	rd.Kill()
 	if r := send(a, "192.0.2.9", "carol", "carol-pw"); r.StatusCode != 200 {
