@@ -394,3 +394,31 @@ func BenchmarkColdCheck(b *testing.B) {
 	b.ReportMetric(float64(dr.Nanoseconds())/n, "ns/redis")
 	b.ReportMetric(float64(dr)/float64(dl), "redis/in-process")
 }
+
+// Redis slower than timeout counts as away: the check is decided here,
+// within about the timeout, and Redis decides again once it is quick.
+func TestSharedSlow(t *testing.T) {
+	rd := realtest.StartRedis(t)
+	ths, logs, _ := replicas(t, rd, 1, func(c *Config) { c.Store.Redis.Timeout = duration.Duration(100 * time.Millisecond) })
+	th := ths[0]
+	c := client(t, rd)
+	done := make(chan error, 1)
+	go func() { done <- c.Do(context.Background(), "DEBUG", "SLEEP", "1").Err() }()
+	time.Sleep(100 * time.Millisecond) // the sleep has begun
+	start := time.Now()
+	r, ok, _, _ := th.Reserve("alice", "198.51.100.1")
+	if d := time.Since(start); !ok || d > time.Second/2 {
+		t.Errorf("reserve while redis sleeps: %v after %s", ok, d)
+	}
+	r.Done(Failure)
+	if th.Shared() || th.StoreErrors() == 0 {
+		t.Errorf("slow redis not seen as away: shared %v, %d errors", th.Shared(), th.StoreErrors())
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("DEBUG SLEEP: %v", err)
+	}
+	realtest.Eventually(t, 5*time.Second, "sharing again", th.Shared)
+	if !strings.Contains(logs[0].String(), "slower than its timeout") {
+		t.Errorf("log: %s", logs[0].String())
+	}
+}

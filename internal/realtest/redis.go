@@ -42,7 +42,9 @@ func (r *Redis) Start() {
 	logFile := filepath.Join(r.dir, "redis.log")
 	r.cmd = exec.Command(r.bin, "--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", r.dir, "--daemonize", "no",
-		"--logfile", logFile, "--protected-mode", "yes")
+		"--logfile", logFile, "--protected-mode", "yes",
+		// DEBUG SLEEP from 127.0.0.1 lets a test make Redis slow.
+		"--enable-debug-command", "local")
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
