@@ -1,7 +1,7 @@
 # The README's two commands are `make run` and `make test`.
 GO        ?= go
 BIN       := bin
-TEST_PKGS := nginx apache2-utils slapd ldap-utils openssl ca-certificates postgresql prometheus caddy podman runc netavark systemd strace
+TEST_PKGS := nginx apache2-utils slapd ldap-utils openssl ca-certificates postgresql prometheus caddy podman runc netavark systemd strace redis-server
 FUZZTIME  ?= 10s
 
 .PHONY: all build run test deps vet bench fuzz clean

@@ -23,7 +23,14 @@ type metrics struct {
 	throttled       *prometheus.CounterVec
 }
 
-func newMetrics(cacheLen, throttleLen func() float64) *metrics {
+// throttleStats is what the metrics read off the throttle.
+type throttleStats interface {
+	Len() int
+	StoreErrors() uint64
+	Store() (string, error)
+}
+
+func newMetrics(cacheLen func() float64, th throttleStats) *metrics {
 	const ns = "authreq"
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
@@ -55,9 +62,24 @@ func newMetrics(cacheLen, throttleLen func() float64) *metrics {
 	buildInfo.Set(1)
 	m.reg.MustRegister(m.decisions, m.requestDuration, m.backendDuration, m.cacheHits, m.cacheMisses,
 		m.reloads, m.reloadErrors, m.queueTimeouts, m.throttled, buildInfo,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "throttle_entries", Help: "Failure counters and trusted (user, address) pairs held for throttling."}, throttleLen),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "throttle_entries", Help: "Failure counters and trusted (user, address) pairs held for throttling in this process."},
+			func() float64 { return float64(th.Len()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "throttle_store_errors_total",
+			Help: "Calls to the shared throttle store (Redis) that failed or took longer than its timeout; each time, this replica throttled on its own."},
+			func() float64 { return float64(th.StoreErrors()) }),
+
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "cache_entries", Help: "Entries in the verification cache."}, cacheLen),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if name, _ := th.Store(); name != "" {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "throttle_store_up",
+			Help: "1 while the shared throttle store (Redis) decides, 0 while this replica throttles on its own."},
+			func() float64 {
+				if _, err := th.Store(); err != nil {
+					return 0
+				}
+				return 1
+			}))
+	}
 	return m
 }
 

@@ -55,18 +55,24 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, now: time.Now}
 	s.cache = vcache.New(cfg.Cache.TTL.D(), cfg.Cache.MaxEntries, func() time.Time { return s.now() })
-	s.throttle = throttle.New(cfg.RateLimit, func() time.Time { return s.now() })
-	s.metrics = newMetrics(func() float64 { return float64(s.cache.Len()) }, func() float64 { return float64(s.throttle.Len()) })
+	th, err := throttle.Open(cfg.RateLimit, func() time.Time { return s.now() }, log)
+	if err != nil {
+		return nil, err
+	}
+	s.throttle = th
+	s.metrics = newMetrics(func() float64 { return float64(s.cache.Len()) }, th)
 	s.backends.Observe = func(backend string, d time.Duration) {
 		s.metrics.backendDuration.WithLabelValues(backend).Observe(d.Seconds())
 	}
 	alog, err := audit.Open(cfg.Audit.Output)
 	if err != nil {
+		th.Close()
 		return nil, err
 	}
 	s.audit = alog
 	if s.policy, err = policy.New(cfg.Policy); err != nil {
 		alog.Close()
+		th.Close()
 		return nil, err
 	}
 	s.pool = newCPUPool(cfg.workers(), cfg.VerifyQueueTimeout.D())
@@ -78,9 +84,10 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// Close stops the stores (and their watchers) and closes the audit log.
+// Close stops the stores (and their watchers), disconnects the shared
+// throttle store and closes the audit log.
 func (s *Server) Close() error {
-	err := errors.Join(s.backends.Close(), s.audit.Close())
+	err := errors.Join(s.backends.Close(), s.throttle.Close(), s.audit.Close())
 	s.pool.Close()
 	return err
 }
@@ -122,15 +129,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type readiness struct {
 	Status   string            `json:"status"`   // ok, degraded
 	Backends map[string]string `json:"backends"` // name → ok, or "degraded: why"
+	// ThrottleStore is the shared throttle store's state (absent without
+	// one): ok, or "degraded: why" while each replica throttles alone.
+	ThrottleStore string `json:"throttleStore,omitempty"`
 }
 
 // serveReady answers 200 once the instance can answer — New has read every
 // file, so from the first request on — even with a backend down: a probe
 // that fails on a shared directory's outage would take every replica out
 // of the Service at once, and with them the cached and break-glass users
-// that are still served. The body names each backend's state; with
-// ?strict=true a backend that is down or hanging makes it a 503, for
-// monitors and alerts.
+// that are still served. The body names each backend's state, and the
+// shared throttle store's; with ?strict=true a backend that is down or
+// hanging, or the throttle store away, makes it a 503, for monitors and
+// alerts.
 func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 	res := readiness{Status: "ok", Backends: make(map[string]string)}
 	for _, b := range s.backends.Stores() {
@@ -141,6 +152,17 @@ func (s *Server) serveReady(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		res.Backends[b.Name()] = state
+	}
+	// A throttle store away is degraded, not down: every replica still
+	// limits guessing on its own (each with the whole budget) and admits
+	// right passwords, so the probe stays 200 — failing it would take
+	// every replica out at once. Monitors asking ?strict=true get a 503:
+	// the deployment's limits are multiplied until Redis returns.
+	if name, err := s.throttle.Store(); name != "" {
+		res.ThrottleStore = "ok"
+		if err != nil {
+			res.ThrottleStore, res.Status = "degraded: "+err.Error(), "degraded"
+		}
 	}
 	code := http.StatusOK
 	if strict, _ := strconv.ParseBool(r.URL.Query().Get("strict")); strict && res.Status != "ok" {

@@ -18,7 +18,8 @@ export DEBIAN_FRONTEND=noninteractive
 echo "slapd slapd/no_configuration boolean true" | debconf-set-selections 2>/dev/null || true
 apt-get update -qq
 # policy-rc.d 101 stops postinst scripts from starting the system daemons
-# (nginx on :80, slapd): the tests start their own on free ports.
+# (nginx on :80, slapd, redis-server on :6379): the tests start their own on
+# free ports.
 created_policy=0
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && created_policy=1

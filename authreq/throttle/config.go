@@ -3,7 +3,9 @@ package throttle
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +37,11 @@ type Config struct {
 		IPv4 int `yaml:"ipv4"`
 		IPv6 int `yaml:"ipv6"`
 	} `yaml:"clientPrefix"`
+	// Store is where the throttle's state lives: absent, in this process;
+	// with redis set, in Redis, shared by every replica.
+	Store struct {
+		Redis RedisConfig `yaml:"redis"`
+	} `yaml:"store"`
 
 	trusted []netip.Prefix // TrustedProxies, parsed by Validate
 }
@@ -53,6 +60,8 @@ func Defaults() Config {
 	c.MaxEntries = 100000
 	c.ClientPrefix.IPv4 = 32
 	c.ClientPrefix.IPv6 = 64
+	c.Store.Redis.KeyPrefix = "authreq:"
+	c.Store.Redis.Timeout = duration.Duration(50 * time.Millisecond)
 	return c
 }
 
@@ -114,6 +123,9 @@ func (c *Config) Validate() error {
 	if v := c.ClientPrefix.IPv6; v < 32 || v > 128 {
 		bad("clientPrefix.ipv6", "%d: want 32 to 128 (prefix length of the addresses one budget covers)", v)
 	}
+	if err := c.Store.Redis.validate(on); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -127,4 +139,51 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// RedisConfig is `rateLimit.store.redis:`, the state every replica shares.
+type RedisConfig struct {
+	Address  string `yaml:"address"` // host:port; empty: no shared store
+	Username string `yaml:"username"`
+	// PasswordFile holds the password (a mounted Secret), never the
+	// config itself.
+	PasswordFile string `yaml:"passwordFile"`
+	// TLS connects with TLS, verified against the system's roots.
+	TLS       bool              `yaml:"tls"`
+	KeyPrefix string            `yaml:"keyPrefix"`
+	Timeout   duration.Duration `yaml:"timeout"` // past it, the replica throttles on its own
+	// HMACKeyFile holds the key that names and addresses are hashed
+	// under: the same on every replica, and never in Redis, so that a dump
+	// of Redis does not tell who failed to log in from where.
+	HMACKeyFile string `yaml:"hmacKeyFile"`
+}
+
+// Enabled tells whether the state is shared in Redis.
+func (c RedisConfig) Enabled() bool { return c.Address != "" }
+
+func (c RedisConfig) validate(throttling bool) error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("rateLimit.store.redis."+key+": "+format, a...))
+	}
+	if !c.Enabled() {
+		if c.HMACKeyFile != "" || c.PasswordFile != "" || c.Username != "" || c.TLS {
+			bad("address", "required when any other rateLimit.store.redis key is set")
+		}
+		return errors.Join(errs...)
+	}
+	host, port, err := net.SplitHostPort(c.Address)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || host == "" || n < 1 || n > 65535 {
+		bad("address", "%q: want host:port, such as redis:6379", c.Address)
+	}
+	if c.HMACKeyFile == "" {
+		bad("hmacKeyFile", "required with rateLimit.store.redis: a file of at least 32 random bytes, the same on every replica (e.g. a Kubernetes Secret)")
+	}
+	if c.Timeout <= 0 {
+		bad("timeout", "must be positive")
+	}
+	if !throttling {
+		bad("address", "set while throttling is off (rateLimit.failures.window: 0): there is nothing to share")
+	}
+	return errors.Join(errs...)
 }

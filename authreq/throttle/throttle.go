@@ -52,6 +52,12 @@ type Throttle struct {
 	// the mutex; written only under it.
 	fast     sync.Map
 	slowSeen atomic.Uint64 // seen calls that took the mutex
+
+	// store holds the state shared by the replicas (Open); nil: this
+	// process's table decides alone. While the store is away the table
+	// decides, and it is kept current with this replica's outcomes
+	// meanwhile, so the fallback never starts from nothing.
+	store *redisStore
 }
 
 // counter is a sliding-window failure count: the previous window's count
@@ -116,6 +122,7 @@ type Reservation struct {
 	trust    string    // the pair's trust key (exact name)
 	user     string    // the exact name's share of trusted pairs
 	held     []held
+	sh       *sharedHold // held in the shared store instead
 	released atomic.Bool
 }
 
@@ -155,10 +162,24 @@ func (t *Throttle) enabled() bool { return t.window > 0 && t.maxEntries > 0 }
 // the per-user bound (attempts in flight included) one check per backoff
 // step goes ahead, except from pairs trusted by an earlier success, which
 // are never slowed.
+//
+// With a shared store that answers, the store decides (one round trip);
+// without one, or past its timeout, this process's table does.
 func (t *Throttle) Reserve(user, ip string) (r *Reservation, ok bool, retry time.Duration, scope string) {
 	if !t.enabled() {
 		return &Reservation{}, true, 0, ""
 	}
+	if t.store != nil && t.store.up.Load() {
+		r, ok, retry, scope, err := t.reserveShared(user, ip)
+		if err == nil {
+			return r, ok, retry, scope
+		}
+		t.store.failed(err)
+	}
+	return t.reserveLocal(user, ip)
+}
+
+func (t *Throttle) reserveLocal(user, ip string) (r *Reservation, ok bool, retry time.Duration, scope string) {
 	pk, ik, uk, tk := t.pairKey(user, ip), t.ipKey(ip), userKey(user), t.trustKey(user, ip)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -219,6 +240,10 @@ func (r *Reservation) Done(o Outcome) {
 		return
 	}
 	t := r.t
+	if r.sh != nil {
+		t.doneShared(r.sh, o)
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
@@ -264,7 +289,8 @@ func (t *Throttle) succeeded(uk, pk, tk string, now time.Time) {
 // cache hit): the pair is trusted, as after a success, so the per-user
 // bound never slows it. Cheap enough for every cache hit: a pair refreshed
 // within the hour costs a lock-free map read; only the first call and one
-// an hour per pair take the mutex. The pair's failure count is left alone.
+// an hour per pair take the mutex (and, with a shared store, refresh the
+// pair there in the background). The pair's failure count is left alone.
 func (t *Throttle) Seen(user, ip string) {
 	if !t.enabled() {
 		return
@@ -276,8 +302,11 @@ func (t *Throttle) Seen(user, ip string) {
 	}
 	t.slowSeen.Add(1)
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.trust(exactUserKey(user), tk, now)
+	t.mu.Unlock()
+	if t.store != nil {
+		t.seenShared(user, ip)
+	}
 }
 
 // trust records a success of the pair at now, keeping at most

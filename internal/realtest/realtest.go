@@ -1,5 +1,5 @@
 // Package realtest starts the real programs the integration tests talk to
-// (nginx, Apache's htpasswd, slapd, PostgreSQL) on 127.0.0.1, in temp dirs, and stops
+// (nginx, Apache's htpasswd, slapd, PostgreSQL, Redis) on 127.0.0.1, in temp dirs, and stops
 // them when the test ends.
 //
 // A missing binary fails the test when CI is set (CI=true) and skips it
