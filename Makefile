@@ -2,9 +2,11 @@
 GO        ?= go
 BIN       := bin
 TEST_PKGS := nginx apache2-utils slapd ldap-utils openssl ca-certificates postgresql prometheus caddy podman runc netavark systemd strace redis-server
+# What `make bench` starts or drives: not test dependencies.
+BENCH_PKGS := nginx apache2-utils slapd ldap-utils wrk
 FUZZTIME  ?= 10s
 
-.PHONY: all build run test deps vet bench fuzz clean
+.PHONY: all build run test deps vet bench gobench fuzz clean
 
 all: build
 
@@ -29,7 +31,17 @@ vet:
 test: deps vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 
+# bench prints one table: nginx and authreq (and the alternatives) under
+# wrk on 127.0.0.1, about two minutes. Knobs: BENCH_DURATION=5s,
+# BENCH_WARMUP=1s, BENCH_THREADS=2, BENCH_CONNS=32, BENCH_FLOOD_CONNS=64,
+# BENCH_ONLY=noauth,always200,bcrypt,ldap,token,microcache,cold,apr1,basic-bcrypt,flood.
 bench: build
+	@./scripts/test-deps.sh $(BENCH_PKGS)
+	$(GO) test -c -o $(BIN)/bench.test ./internal/bench
+	AUTHREQ_BENCH=1 AUTHREQ_BENCH_BIN=$(CURDIR)/$(BIN)/authreq $(BIN)/bench.test -test.run '^TestBenchTable$$' -test.timeout 15m
+
+# gobench runs the Go benchmarks of the hot paths, with allocations.
+gobench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # fuzz runs every fuzz target for FUZZTIME each.

@@ -84,14 +84,23 @@ func start(t *testing.T, addr string, name string, args ...string) *proc {
 }
 
 type stack struct {
-	nginx   *realtest.Nginx
-	authreq *proc
-	file    string
+	nginx    *realtest.Nginx
+	authreq  *proc
+	authAddr string // authreq's host:port
+	file     string
 }
 
 // startStack writes an htpasswd file with users, and starts authreq, the
 // demo upstream and nginx configured with the shipped snippets.
 func startStack(t *testing.T, users map[string]string, authreqArgs ...string) *stack {
+	t.Helper()
+	return startStackWith(t, false, users, authreqArgs...)
+}
+
+// startStackWith is startStack; cached picks the micro-cache
+// (authreq-cache-zone.conf and authreq-location-cached.conf, with the
+// cache in a temp dir) over authreq-location.conf.
+func startStackWith(t *testing.T, cached bool, users map[string]string, authreqArgs ...string) *stack {
 	t.Helper()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "htpasswd")
@@ -124,17 +133,30 @@ func startStack(t *testing.T, users map[string]string, authreqArgs ...string) *s
 	}
 	upFile := filepath.Join(dir, "authreq-upstream.conf")
 	os.WriteFile(upFile, bytes.Replace(up, []byte("127.0.0.1:9091"), []byte(authAddr), 1), 0o644)
+	location, zone := filepath.Join(snippets, "authreq-location.conf"), ""
+	if cached {
+		location = filepath.Join(snippets, "authreq-location-cached.conf")
+		z, err := os.ReadFile(filepath.Join(snippets, "authreq-cache-zone.conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zone = filepath.Join(dir, "authreq-cache-zone.conf")
+		z = bytes.Replace(z, []byte("proxy_cache_path /var/cache/nginx/authreq "), []byte("proxy_cache_path "+filepath.Join(dir, "cache")+" "), 1)
+		os.WriteFile(zone, z, 0o644)
+		zone = "include " + zone + ";"
+	}
 	n := realtest.StartNginx(t, fmt.Sprintf(`
 include %s;
+%s
 server {
     listen 127.0.0.1:{{PORT}};
-    include %s/authreq-location.conf;
+    include %s;
     location / {
         include %s/authreq-protect.conf;
         proxy_pass http://%s;
     }
-}`, upFile, snippets, snippets, upAddr))
-	return &stack{nginx: n, authreq: ap, file: file}
+}`, upFile, zone, location, snippets, upAddr))
+	return &stack{nginx: n, authreq: ap, authAddr: authAddr, file: file}
 }
 
 type seen struct {
