@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin
 TEST_PKGS := nginx apache2-utils slapd ldap-utils openssl ca-certificates postgresql prometheus caddy podman runc netavark systemd strace redis-server
 # What `make bench` starts or drives: not test dependencies.
-BENCH_PKGS := nginx apache2-utils slapd ldap-utils wrk
+BENCH_PKGS := nginx apache2-utils slapd ldap-utils wrk redis-server
 FUZZTIME  ?= 10s
 
 .PHONY: all build run test deps vet bench gobench fuzz clean

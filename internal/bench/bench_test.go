@@ -114,7 +114,7 @@ func TestNginxConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := NginxSetup{Prefix: dir, Snippets: snippets, Ports: ports, App: "127.0.0.1:1", Always200: "127.0.0.1:2",
-		Authreq: "127.0.0.1:3", LDAP: "127.0.0.1:4", Cold: "127.0.0.1:5",
+		Authreq: "127.0.0.1:3", LDAP: "127.0.0.1:4", Cold: "127.0.0.1:5", ColdRedis: "127.0.0.1:6",
 		APR1File: filepath.Join(dir, "apr1"), BcryptFile: filepath.Join(dir, "bcrypt"), Root: os.Geteuid() == 0}
 	conf, err := s.WriteConfig()
 	if err != nil {

@@ -16,6 +16,7 @@ const (
 	Authreq     = "authreq"      // authreq-location.conf: htpasswd and tokens
 	LDAP        = "ldap"         // the same, to the LDAP-only authreq
 	Cold        = "cold"         // the same, to an authreq without its cache
+	ColdRedis   = "cold-redis"   // the same, its throttle state on Redis
 	Cached      = "cached"       // authreq-location-cached.conf: the micro-cache
 	BasicAPR1   = "basic-apr1"   // nginx auth_basic, apr1 hashes
 	BasicBcrypt = "basic-bcrypt" // nginx auth_basic, bcrypt hashes
@@ -23,7 +24,7 @@ const (
 )
 
 // Servers lists them in table order.
-var Servers = []string{NoAuth, Always200, Authreq, LDAP, Cold, Cached, BasicAPR1, BasicBcrypt, Flood}
+var Servers = []string{NoAuth, Always200, Authreq, LDAP, Cold, ColdRedis, Cached, BasicAPR1, BasicBcrypt, Flood}
 
 // NginxSetup is what the bench nginx is built from.
 type NginxSetup struct {
@@ -33,7 +34,7 @@ type NginxSetup struct {
 	Ports    map[string]int // server → port on 127.0.0.1
 	// Addresses (host:port) of the upstream application, the always-200
 	// backend and the three authreq instances.
-	App, Always200, Authreq, LDAP, Cold string
+	App, Always200, Authreq, LDAP, Cold, ColdRedis string
 	APR1File, BcryptFile                string // htpasswd files for auth_basic
 	Root                                bool   // running as root: workers run as root too
 }
@@ -85,7 +86,7 @@ func (s NginxSetup) WriteConfig() (string, error) {
 	var http bytes.Buffer
 	// One copy of authreq-upstream.conf and authreq-location.conf per
 	// backend, under the backend's name.
-	backends := map[string]string{"authreq": s.Authreq, "authreq_ldap": s.LDAP, "authreq_cold": s.Cold, "always200": s.Always200}
+	backends := map[string]string{"authreq": s.Authreq, "authreq_ldap": s.LDAP, "authreq_cold": s.Cold, "authreq_cold_redis": s.ColdRedis, "always200": s.Always200}
 	names := make([]string, 0, len(backends))
 	for n := range backends {
 		names = append(names, n)
@@ -134,8 +135,8 @@ func (s NginxSetup) WriteConfig() (string, error) {
 		switch srv {
 		case NoAuth:
 			body = "    location / { " + toApp + " }\n"
-		case Always200, Authreq, LDAP, Cold:
-			up := map[string]string{Always200: "always200", Authreq: "authreq", LDAP: "authreq_ldap", Cold: "authreq_cold"}[srv]
+		case Always200, Authreq, LDAP, Cold, ColdRedis:
+			up := map[string]string{Always200: "always200", Authreq: "authreq", LDAP: "authreq_ldap", Cold: "authreq_cold", ColdRedis: "authreq_cold_redis"}[srv]
 			body = fmt.Sprintf("    include %s;\n    location / { include %s; %s }\n", locations[up], protect, toApp)
 		case Cached:
 			body = fmt.Sprintf("    include %s;\n    location / { include %s; %s }\n",

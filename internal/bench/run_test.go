@@ -182,11 +182,16 @@ func TestBenchTable(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	progress("starting slapd, authreq ×3, stubs, nginx")
+	progress("starting slapd, redis, authreq ×4, stubs, nginx")
 	const base = "dc=mlflow,dc=test"
 	d := realtest.StartSlapd(t, base, filepath.Join(root, "authreq/ldapauth/testdata/mlflow.ldif"))
+	rd := realtest.StartRedis(t)
+	keyFile := filepath.Join(dir, "throttle-key")
+	if err := os.WriteFile(keyFile, []byte(strings.Repeat("bench-throttle-key-", 4)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	addr := func() string { return fmt.Sprintf("127.0.0.1:%d", realtest.FreePort(t)) }
-	appAddr, yesAddr, aAddr, lAddr, cAddr := addr(), addr(), addr(), addr(), addr()
+	appAddr, yesAddr, aAddr, lAddr, cAddr, crAddr := addr(), addr(), addr(), addr(), addr(), addr()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -207,8 +212,9 @@ func TestBenchTable(t *testing.T) {
   trustedCACertificateFile: %[3]s
 `, d.URL, base, d.CA.CertFile),
 		cAddr: fmt.Sprintf("htpasswd: {files: [%s]}\ncache: {ttl: 0}\n", fileC),
+		crAddr: fmt.Sprintf("htpasswd: {files: [%s]}\ncache: {ttl: 0}\nrateLimit: {store: {redis: {address: %q, hmacKeyFile: %s}}}\n", fileC, rd.Addr, keyFile),
 	}
-	for name, a := range map[string]string{"authreq": aAddr, "authreq-ldap": lAddr, "authreq-cold": cAddr} {
+	for name, a := range map[string]string{"authreq": aAddr, "authreq-ldap": lAddr, "authreq-cold": cAddr, "authreq-cold-redis": crAddr} {
 		conf := filepath.Join(dir, name+".yml")
 		body := fmt.Sprintf("listen: %s\naudit: {output: %s}\n%s", a, filepath.Join(dir, name+"-audit.log"), configs[a])
 		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
@@ -227,7 +233,7 @@ func TestBenchTable(t *testing.T) {
 		t.Cleanup(func() { os.RemoveAll(shm) })
 	}
 	ng := NginxSetup{Prefix: filepath.Join(dir, "nginx"), Snippets: filepath.Join(root, "nginx"), Ports: ports, CacheDir: cacheDir,
-		App: appAddr, Always200: yesAddr, Authreq: aAddr, LDAP: lAddr, Cold: cAddr,
+		App: appAddr, Always200: yesAddr, Authreq: aAddr, LDAP: lAddr, Cold: cAddr, ColdRedis: crAddr,
 		APR1File: apr1File, BcryptFile: bcryptFile, Root: os.Geteuid() == 0}
 	conf, err := ng.WriteConfig()
 	if err != nil {
@@ -252,6 +258,7 @@ func TestBenchTable(t *testing.T) {
 		{"token", "authreq, API token (Bearer)", Authreq, "Bearer " + tok, nil},
 		{"microcache", "authreq + nginx micro-cache", Cached, basic("alice", "alice-pw"), nil},
 		{"cold", fmt.Sprintf("authreq, bcrypt cold (cache off, %d users)", len(coldUsers)), Cold, "", rotate},
+		{"cold-redis", "the same, throttle state shared on Redis", ColdRedis, "", rotate},
 		{"apr1", "nginx auth_basic, apr1", BasicAPR1, basic("alice", "alice-pw"), nil},
 		{"basic-bcrypt", "nginx auth_basic, bcrypt", BasicBcrypt, basic("alice", "alice-pw"), nil},
 	}
@@ -304,6 +311,22 @@ func TestBenchTable(t *testing.T) {
 		}
 		results[r.key] = res
 		out = append(out, Row{Name: r.name, RPS: res.RPS(), P50: res.P50, P99: res.P99, CPU: perK(cpu, res.Requests), Note: errorsNote(res)})
+	}
+
+	// Redis's cost on a cold check, side by side with the same check in
+	// process: the one round trip it adds per check.
+	if c, ok := results["cold"]; ok {
+		if r, ok := results["cold-redis"]; ok && c.RPS() > 0 {
+			for i := range out {
+				if out[i].Name == "the same, throttle state shared on Redis" {
+					note := fmt.Sprintf("%.2f× the in-process row's req/s, p50 %+.2f ms", r.RPS()/c.RPS(), float64(r.P50-c.P50)/float64(time.Millisecond))
+					if out[i].Note != "" {
+						note += "; " + out[i].Note
+					}
+					out[i].Note = note
+				}
+			}
+		}
 	}
 
 	if want("flood") {
