@@ -35,8 +35,8 @@ type NginxSetup struct {
 	// Addresses (host:port) of the upstream application, the always-200
 	// backend and the three authreq instances.
 	App, Always200, Authreq, LDAP, Cold, ColdRedis string
-	APR1File, BcryptFile                string // htpasswd files for auth_basic
-	Root                                bool   // running as root: workers run as root too
+	APR1File, BcryptFile                           string // htpasswd files for auth_basic
+	Root                                           bool   // running as root: workers run as root too
 }
 
 // WriteConfig writes nginx.conf (and the snippet copies it includes) under

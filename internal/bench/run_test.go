@@ -211,7 +211,7 @@ func TestBenchTable(t *testing.T) {
   userGroupDistinguishedName: cn=test-user,ou=groups,%[2]s
   trustedCACertificateFile: %[3]s
 `, d.URL, base, d.CA.CertFile),
-		cAddr: fmt.Sprintf("htpasswd: {files: [%s]}\ncache: {ttl: 0}\n", fileC),
+		cAddr:  fmt.Sprintf("htpasswd: {files: [%s]}\ncache: {ttl: 0}\n", fileC),
 		crAddr: fmt.Sprintf("htpasswd: {files: [%s]}\ncache: {ttl: 0}\nrateLimit: {store: {redis: {address: %q, hmacKeyFile: %s}}}\n", fileC, rd.Addr, keyFile),
 	}
 	for name, a := range map[string]string{"authreq": aAddr, "authreq-ldap": lAddr, "authreq-cold": cAddr, "authreq-cold-redis": crAddr} {
