@@ -35,15 +35,25 @@ import (
 // decoding strictly into this mirror still makes a misspelt key an error;
 // a new kind of entry means a new field here.
 type kustomization struct {
-	APIVersion         string   `json:"apiVersion"`
-	Kind               string   `json:"kind"`
-	Namespace          string   `json:"namespace"`
-	Resources          []string `json:"resources"`
-	ConfigMapGenerator []struct {
-		Name  string   `json:"name"`
-		Files []string `json:"files"`
-	} `json:"configMapGenerator"`
-	Images []image `json:"images"`
+	APIVersion         string      `json:"apiVersion"`
+	Kind               string      `json:"kind"`
+	Namespace          string      `json:"namespace"`
+	Resources          []string    `json:"resources"`
+	Components         []string    `json:"components"`
+	Patches            []patch     `json:"patches"`
+	ConfigMapGenerator []generator `json:"configMapGenerator"`
+	SecretGenerator    []generator `json:"secretGenerator"`
+	Images             []image     `json:"images"`
+}
+
+type generator struct {
+	Name     string   `json:"name"`
+	Behavior string   `json:"behavior"`
+	Files    []string `json:"files"`
+}
+
+type patch struct {
+	Path string `json:"path"`
 }
 
 type image struct {
@@ -173,18 +183,25 @@ func loadBase(t *testing.T) *base {
 			t.Fatalf("kustomization.yaml: no %s among the resources", name)
 		}
 	}
-	if g := b.kust.ConfigMapGenerator; len(g) != 1 || len(g[0].Files) != 1 {
+	if len(b.kust.Components) != 0 || len(b.kust.Patches) != 0 || len(b.kust.SecretGenerator) != 0 {
+		t.Fatal("kustomization.yaml: components, patches or a secretGenerator in the base; the checks do not apply them")
+	}
+	if g := b.kust.ConfigMapGenerator; len(g) != 1 || len(g[0].Files) != 1 || g[0].Behavior != "" {
 		t.Fatalf("kustomization.yaml: want one configMapGenerator with one file (the config), got %+v", g)
 	}
 	gen := b.kust.ConfigMapGenerator[0]
-	b.configMap, b.configFile = gen.Name, gen.Files[0]
-	// kustomize's file source: "key=path", or the path whose base name is
-	// the key.
-	b.configKey = path.Base(b.configFile)
-	if k, p, ok := strings.Cut(b.configFile, "="); ok {
-		b.configKey, b.configFile = k, p
-	}
+	b.configMap = gen.Name
+	b.configKey, b.configFile = fileSource(gen.Files[0])
 	return b
+}
+
+// fileSource splits a generator's file source, "key=path" or a path whose
+// base name is the key, as kustomize does.
+func fileSource(src string) (key, file string) {
+	if k, p, ok := strings.Cut(src, "="); ok {
+		return k, p
+	}
+	return path.Base(src), src
 }
 
 // container is the Deployment's one container.
@@ -314,54 +331,7 @@ func TestDeployment(t *testing.T) {
 	}
 	pod := d.Spec.Template.Spec
 	c := b.container(t)
-
-	// Non-root, by number: runAsNonRoot alone fails at start on an image
-	// whose USER is a name.
-	psc, csc := pod.SecurityContext, c.SecurityContext
-	if psc == nil || csc == nil {
-		t.Fatal("pod or container securityContext missing")
-	}
-	if psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
-		t.Error("pod: runAsNonRoot not true")
-	}
-	if psc.RunAsUser == nil || *psc.RunAsUser == 0 || psc.RunAsGroup == nil || *psc.RunAsGroup == 0 {
-		t.Error("pod: runAsUser and runAsGroup must be numeric and not 0")
-	}
-	if csc.RunAsUser != nil && *csc.RunAsUser == 0 {
-		t.Error("container: runAsUser 0")
-	}
-	if psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-		t.Error("pod: seccompProfile is not RuntimeDefault")
-	}
-	if csc.ReadOnlyRootFilesystem == nil || !*csc.ReadOnlyRootFilesystem {
-		t.Error("container: readOnlyRootFilesystem not true")
-	}
-	if csc.AllowPrivilegeEscalation == nil || *csc.AllowPrivilegeEscalation {
-		t.Error("container: allowPrivilegeEscalation not false")
-	}
-	if csc.Privileged != nil && *csc.Privileged {
-		t.Error("container: privileged")
-	}
-	if csc.Capabilities == nil || !slices.Equal(csc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(csc.Capabilities.Add) != 0 {
-		t.Error("container: capabilities must drop ALL and add none")
-	}
-	if pod.HostNetwork || pod.HostPID || pod.HostIPC {
-		t.Error("pod: shares a host namespace")
-	}
-	for _, v := range pod.Volumes {
-		if v.HostPath != nil {
-			t.Errorf("volume %s: hostPath", v.Name)
-		}
-	}
-
-	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-		if q, ok := c.Resources.Requests[r]; !ok || q.IsZero() {
-			t.Errorf("container: no %s request", r)
-		}
-	}
-	if q, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok || q.Cmp(c.Resources.Requests[corev1.ResourceMemory]) < 0 {
-		t.Error("container: no memory limit at or above the request")
-	}
+	checkHardened(t, "deployment", pod, c)
 
 	// The probes reach the port the config listens on.
 	cfg := b.config(t)
@@ -394,12 +364,82 @@ func TestDeployment(t *testing.T) {
 	}
 }
 
+// checkHardened checks what the namespace's restricted Pod Security
+// Standard enforces and more: a numeric non-root user, a read-only root
+// filesystem, no privilege escalation or capabilities, no host namespaces
+// or paths, no service-account token, resource requests and a memory limit.
+func checkHardened(t *testing.T, where string, pod corev1.PodSpec, c corev1.Container) {
+	t.Helper()
+	// Non-root, by number: runAsNonRoot alone fails at start on an image
+	// whose USER is a name.
+	psc, csc := pod.SecurityContext, c.SecurityContext
+	if psc == nil || csc == nil {
+		t.Fatalf("%s: pod or container securityContext missing", where)
+	}
+	if psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
+		t.Errorf("%s: pod: runAsNonRoot not true", where)
+	}
+	if psc.RunAsUser == nil || *psc.RunAsUser == 0 || psc.RunAsGroup == nil || *psc.RunAsGroup == 0 {
+		t.Errorf("%s: pod: runAsUser and runAsGroup must be numeric and not 0", where)
+	}
+	if csc.RunAsUser != nil && *csc.RunAsUser == 0 {
+		t.Errorf("%s: container: runAsUser 0", where)
+	}
+	if psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("%s: pod: seccompProfile is not RuntimeDefault", where)
+	}
+	if csc.ReadOnlyRootFilesystem == nil || !*csc.ReadOnlyRootFilesystem {
+		t.Errorf("%s: container: readOnlyRootFilesystem not true", where)
+	}
+	if csc.AllowPrivilegeEscalation == nil || *csc.AllowPrivilegeEscalation {
+		t.Errorf("%s: container: allowPrivilegeEscalation not false", where)
+	}
+	if csc.Privileged != nil && *csc.Privileged {
+		t.Errorf("%s: container: privileged", where)
+	}
+	if csc.Capabilities == nil || !slices.Equal(csc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(csc.Capabilities.Add) != 0 {
+		t.Errorf("%s: container: capabilities must drop ALL and add none", where)
+	}
+	if pod.HostNetwork || pod.HostPID || pod.HostIPC {
+		t.Errorf("%s: pod: shares a host namespace", where)
+	}
+	for _, v := range pod.Volumes {
+		if v.HostPath != nil {
+			t.Errorf("%s: volume %s: hostPath", where, v.Name)
+		}
+	}
+
+	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		if q, ok := c.Resources.Requests[r]; !ok || q.IsZero() {
+			t.Errorf("%s: container: no %s request", where, r)
+		}
+	}
+	if q, ok := c.Resources.Limits[corev1.ResourceMemory]; !ok || q.Cmp(c.Resources.Requests[corev1.ResourceMemory]) < 0 {
+		t.Errorf("%s: container: no memory limit at or above the request", where)
+	}
+	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+		t.Errorf("%s: pod: automountServiceAccountToken not false (it needs no API access)", where)
+	}
+}
+
 // The htpasswd Secret is mounted as a directory, never with subPath: the
 // kubelet updates a Secret volume by swapping its ..data symlink, which a
 // subPath mount (a bind mount of one file, resolved once) never sees.
 func TestSecretMountedAsDirectory(t *testing.T) {
 	b := loadBase(t)
 	pod := b.deploy.Spec.Template.Spec
+	checkNoSubPath(t, pod)
+	cfg := b.config(t)
+	if len(cfg.Htpasswd.Files) == 0 {
+		t.Fatal("config: no htpasswd file")
+	}
+	for _, f := range cfg.Htpasswd.Files {
+		checkSecretFile(t, pod, b.container(t), f, b.secret.Name, b.secret.Data)
+	}
+}
+
+func checkNoSubPath(t *testing.T, pod corev1.PodSpec) {
+	t.Helper()
 	for _, c := range slices.Concat(pod.InitContainers, pod.Containers) {
 		for _, m := range c.VolumeMounts {
 			if m.SubPath != "" || m.SubPathExpr != "" {
@@ -407,28 +447,28 @@ func TestSecretMountedAsDirectory(t *testing.T) {
 			}
 		}
 	}
-	c := b.container(t)
-	cfg := b.config(t)
-	if len(cfg.Htpasswd.Files) == 0 {
-		t.Fatal("config: no htpasswd file")
+}
+
+// checkSecretFile checks that the file f, named in the config, is a key of
+// the Secret secretName (whose data is given) in a directory mount of it
+// that c can read and others cannot.
+func checkSecretFile(t *testing.T, pod corev1.PodSpec, c corev1.Container, f, secretName string, data map[string][]byte) {
+	t.Helper()
+	vol := volumeAt(t, pod, c, path.Dir(f))
+	if vol.Secret == nil || vol.Secret.SecretName != secretName {
+		t.Errorf("config: %s is not in the mount of Secret %q", f, secretName)
+		return
 	}
-	for _, f := range cfg.Htpasswd.Files {
-		vol := volumeAt(t, pod, c, path.Dir(f))
-		if vol.Secret == nil || vol.Secret.SecretName != b.secret.Name {
-			t.Errorf("config: %s is not in the mount of Secret %q", f, b.secret.Name)
-			continue
-		}
-		if len(vol.Secret.Items) != 0 {
-			t.Errorf("volume %s: items remap the Secret's keys; mount them all", vol.Name)
-		}
-		if _, ok := b.secret.Data[path.Base(f)]; !ok {
-			t.Errorf("config: %s names key %q, which Secret %q does not hold", f, path.Base(f), b.secret.Name)
-		}
-		if m := vol.Secret.DefaultMode; m == nil || *m&0o007 != 0 {
-			t.Errorf("volume %s: the htpasswd file is readable by others (defaultMode %v)", vol.Name, m)
-		} else if *m&0o040 == 0 || pod.SecurityContext.FSGroup == nil {
-			t.Errorf("volume %s: with mode %#o and fsGroup %v the service cannot read it", vol.Name, *m, pod.SecurityContext.FSGroup)
-		}
+	if len(vol.Secret.Items) != 0 {
+		t.Errorf("volume %s: items remap the Secret's keys; mount them all", vol.Name)
+	}
+	if _, ok := data[path.Base(f)]; !ok {
+		t.Errorf("config: %s names key %q, which Secret %q does not hold", f, path.Base(f), secretName)
+	}
+	if m := vol.Secret.DefaultMode; m == nil || *m&0o007 != 0 {
+		t.Errorf("volume %s: the Secret's files are readable by others (defaultMode %v)", vol.Name, m)
+	} else if *m&0o040 == 0 || pod.SecurityContext.FSGroup == nil {
+		t.Errorf("volume %s: with mode %#o and fsGroup %v the service cannot read it", vol.Name, *m, pod.SecurityContext.FSGroup)
 	}
 }
 
