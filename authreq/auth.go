@@ -19,6 +19,7 @@ import (
 	"github.com/authreq/authreq/authreq/throttle"
 	"github.com/authreq/authreq/authreq/tokens"
 	"github.com/authreq/authreq/authreq/vcache"
+	"github.com/authreq/authreq/internal/userfold"
 )
 
 // serveAuth answers one auth subrequest: 200 with identity headers, 401
@@ -256,7 +257,7 @@ func (s *Server) check(ctx context.Context, key vcache.Key, user, password, ip s
 		}
 		defer resv.Done(throttle.Undecided) // a no-op after the Done below; releases on a panic
 		if s.throttle.Trusted(user, ip) {
-			ctx = withPriority(ctx) // ahead of a flood of strangers
+			ctx = withPriority(ctx, userfold.Key(user)) // ahead of a flood of strangers
 		}
 		id, err := s.backends.Authenticate(ctx, identity.Basic{User: user, Password: password})
 		switch {

@@ -60,23 +60,48 @@ func (g *semGate) Do(ctx context.Context, fn func()) error {
 // Checks for a user from an address where that user logged in before
 // (the throttle's trusted pairs; see withPriority) do not wait behind
 // strangers: they run in their caller's goroutine at normal priority, at
-// most workers at a time, so that a known user is verified ahead of the
-// flood.
+// most workers+1 at a time and one per user, so that a known user is
+// verified ahead of the flood. A priority check that finds no free slot
+// waits in a queue the workers serve before the ordinary one; a user with
+// a priority check under way already joins the ordinary queue, so no
+// account can hold the lane against others.
 type cpuPool struct {
 	turns      chan struct{}
 	jobs       chan *job
-	prio       *semGate
 	waiting    atomic.Int64
 	maxWaiting int64
 	timeout    time.Duration
-	stop       chan struct{}
-	once       sync.Once
-	wg         sync.WaitGroup
+
+	// The priority lane: slots for checks that run at once, in their
+	// caller's goroutine, and the queue the workers serve first; a user
+	// holds at most one of either.
+	prio     chan struct{}
+	prioJobs chan *job
+	prioMu   sync.Mutex
+	prioUser map[string]bool
+
+	// closed, under mu: no job is handed over after Close.
+	mu     sync.RWMutex
+	closed bool
+	stop   chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
 }
 
 type job struct {
 	fn   func()
 	done chan struct{}
+	// state, for jobs of the priority queue, which their caller may give
+	// up on: 0 waiting, 1 taken by a worker, 2 abandoned. Whoever moves
+	// it from 0 decides whether fn runs.
+	state atomic.Int32
+}
+
+func (j *job) run() {
+	if j.state.CompareAndSwap(0, 1) {
+		j.fn()
+		close(j.done)
+	}
 }
 
 // queuePerWorker bounds the checks waiting for a turn, per worker.
@@ -89,9 +114,13 @@ const workerNice = 10
 
 func newCPUPool(workers int, timeout time.Duration) *cpuPool {
 	p := &cpuPool{
-		turns:      make(chan struct{}, workers),
-		jobs:       make(chan *job, workers), // never full: one job per turn
-		prio:       newSemGate(workers, timeout),
+		turns: make(chan struct{}, workers),
+		jobs:  make(chan *job, workers), // never full: one job per turn
+		// One slot more than workers: a user holds at most one, so no
+		// account holds them all.
+		prio:       make(chan struct{}, workers+1),
+		prioJobs:   make(chan *job, workers*queuePerWorker),
+		prioUser:   make(map[string]bool),
 		maxWaiting: int64(workers * queuePerWorker),
 		timeout:    timeout,
 		stop:       make(chan struct{}),
@@ -112,27 +141,47 @@ func (p *cpuPool) work() {
 	lowerThreadPriority(workerNice)
 	for {
 		select {
+		case j := <-p.prioJobs:
+			j.run()
+			continue
+		default:
+		}
+		select {
+		case j := <-p.prioJobs:
+			j.run()
 		case j := <-p.jobs:
-			j.fn()
-			close(j.done)
+			j.run()
 		case <-p.stop:
-			// Every job handed over runs: its caller waits for it.
-			for {
-				select {
-				case j := <-p.jobs:
-					j.fn()
-					close(j.done)
-				default:
-					return
-				}
-			}
+			p.drain() // every job handed over runs: its caller waits for it
+			return
+		}
+	}
+}
+
+func (p *cpuPool) drain() {
+	for {
+		select {
+		case j := <-p.prioJobs:
+			j.run()
+		case j := <-p.jobs:
+			j.run()
+		default:
+			return
 		}
 	}
 }
 
 func (p *cpuPool) Do(ctx context.Context, fn func()) error {
-	if priority(ctx) {
-		return p.prio.Do(ctx, fn)
+	if user, ok := priority(ctx); ok {
+		switch p.takePriority(user) {
+		case ranNow:
+			defer p.releasePriority(user, true)
+			fn()
+			return nil
+		case queued:
+			defer p.releasePriority(user, false)
+			return p.waitPriority(ctx, fn)
+		}
 	}
 	select {
 	case p.turns <- struct{}{}:
@@ -156,32 +205,108 @@ func (p *cpuPool) Do(ctx context.Context, fn func()) error {
 		p.waiting.Add(-1)
 	}
 	defer func() { <-p.turns }()
-	select {
-	case <-p.stop:
-		return errQueueTimeout
-	default:
-	}
 	j := &job{fn: fn, done: make(chan struct{})}
-	p.jobs <- j
+	p.mu.RLock()
+	if p.closed {
+		p.mu.RUnlock()
+		return errQueueTimeout
+	}
+	p.jobs <- j // never blocks: one job per turn
+	p.mu.RUnlock()
 	<-j.done // fn uses the caller's variables: never return before it has
 	return nil
 }
 
-// Close stops the workers once the checks handed to them have run.
+type lane int
+
+const (
+	ordinary lane = iota // the user holds a priority slot already: queue
+	ranNow               // a slot of the lane: run at once
+	queued               // no slot free: the queue the workers serve first
+)
+
+// takePriority finds user's place in the priority lane: a free slot, else
+// the workers' first queue, unless user holds one of either already.
+func (p *cpuPool) takePriority(user string) lane {
+	p.prioMu.Lock()
+	defer p.prioMu.Unlock()
+	if p.prioUser[user] {
+		return ordinary
+	}
+	p.prioUser[user] = true
+	select {
+	case p.prio <- struct{}{}:
+		return ranNow
+	default:
+		return queued
+	}
+}
+
+func (p *cpuPool) releasePriority(user string, slot bool) {
+	p.prioMu.Lock()
+	defer p.prioMu.Unlock()
+	delete(p.prioUser, user)
+	if slot {
+		<-p.prio
+	}
+}
+
+// waitPriority runs fn on the next free worker, for at most the pool's
+// timeout of waiting.
+func (p *cpuPool) waitPriority(ctx context.Context, fn func()) error {
+	j := &job{fn: fn, done: make(chan struct{})}
+	p.mu.RLock()
+	if p.closed {
+		p.mu.RUnlock()
+		return errQueueTimeout
+	}
+	select {
+	case p.prioJobs <- j:
+		p.mu.RUnlock()
+	default: // as many waiting as users trusted somewhere: bounded all the same
+		p.mu.RUnlock()
+		return errQueueTimeout
+	}
+	t := time.NewTimer(p.timeout)
+	defer t.Stop()
+	var err error
+	select {
+	case <-j.done:
+		return nil
+	case <-t.C:
+		err = errQueueTimeout
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if j.state.CompareAndSwap(0, 2) {
+		return err
+	}
+	<-j.done // a worker took it just now: fn uses the caller's variables
+	return nil
+}
+
+// Close stops the workers once every check handed over has run.
 func (p *cpuPool) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	p.once.Do(func() { close(p.stop) })
 	p.wg.Wait()
+	p.drain() // handed over after the workers' last look
 }
 
 type priorityKey struct{}
 
-// withPriority marks ctx as a check for a user from an address where
-// that user logged in before (see cpuPool).
-func withPriority(ctx context.Context) context.Context {
-	return context.WithValue(ctx, priorityKey{}, true)
+// withPriority marks ctx as a check for user from an address where that
+// user logged in before (see cpuPool).
+func withPriority(ctx context.Context, user string) context.Context {
+	return context.WithValue(ctx, priorityKey{}, user)
 }
 
-func priority(ctx context.Context) bool { return ctx.Value(priorityKey{}) != nil }
+func priority(ctx context.Context) (user string, ok bool) {
+	user, ok = ctx.Value(priorityKey{}).(string)
+	return user, ok
+}
 
 var (
 	procsMu   sync.Mutex
