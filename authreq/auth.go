@@ -25,13 +25,17 @@ import (
 // serveAuth answers one auth subrequest: 200 with identity headers, 401
 // with a Basic challenge, or 503 for our own faults (nginx shows 500):
 // never a 401 for an outage, never a 200 on doubt.
+// noStore is every answer's Cache-Control, one slice for all: a header
+// value slice is only read (an Add would append to a copy).
+var noStore = []string{"no-store"}
+
 func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
-	rec := &audit.Record{Time: start, RequestID: r.Header.Get("X-Request-ID"), ClientIP: request.ClientIPFrom(r, s.cfg.RateLimit.Trusted(), s.cfg.RateLimit.ClientAddressHeader)}
+	rec := &audit.Record{Time: start, RequestID: r.Header.Get("X-Request-Id"), ClientIP: request.ClientIPFrom(r, s.cfg.RateLimit.Trusted(), s.cfg.RateLimit.ClientAddressHeader)}
 	orig, origErr := request.OriginalOf(r, s.cfg.OriginalRequest)
 	rec.Method, rec.URI, rec.Host = orig.Method, request.Clip(orig.URI, 2048), request.Clip(orig.Host, 256)
 	h := w.Header()
-	h.Set("Cache-Control", "no-store")
+	h["Cache-Control"] = noStore
 
 	defer func() {
 		d := s.now().Sub(start)

@@ -3,7 +3,6 @@
 package audit
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -46,6 +45,7 @@ type Log struct {
 	path string // "" for stdout/stderr
 	w    io.Writer
 	f    *os.File
+	buf  []byte // the line being written, under mu
 }
 
 // Open opens output: "stdout", "stderr" or a file path (appended to,
@@ -87,14 +87,13 @@ func (a *Log) Reopen() error {
 
 // Write writes one record.
 func (a *Log) Write(rec *Record) {
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return
-	}
-	b = append(b, '\n')
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.w.Write(b)
+	a.buf = append(rec.appendJSON(a.buf[:0]), '\n')
+	a.w.Write(a.buf)
+	if cap(a.buf) > 64<<10 {
+		a.buf = nil // one odd record does not keep a large buffer
+	}
 }
 
 // Close closes a file output.

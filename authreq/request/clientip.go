@@ -34,7 +34,8 @@ func ClientIPFrom(r *http.Request, trusted []netip.Prefix, header string) string
 	}
 	real := ""
 	if header != "X-Forwarded-For" {
-		real = strings.TrimSpace(r.Header.Get("X-Real-IP"))
+		// The canonical spelling: Get allocates for any other.
+		real = strings.TrimSpace(r.Header.Get("X-Real-Ip"))
 	}
 	if real != "" {
 		if a, err := netip.ParseAddr(real); err == nil {

@@ -60,6 +60,9 @@ func isToken68(s string) bool {
 	return true
 }
 
+// strictBase64 is made once: Strict returns a new Encoding at each call.
+var strictBase64 = base64.StdEncoding.Strict()
+
 // ParseBasic decodes "Basic base64(user:password)". Anything else — another
 // scheme, bad base64, no colon, an invalid user name, an oversize header —
 // is not credentials (401), never an error of ours.
@@ -71,11 +74,14 @@ func ParseBasic(h string) (user, password string, ok bool) {
 	if !found || !strings.EqualFold(scheme, "Basic") {
 		return "", "", false
 	}
-	dec, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSpace(rest))
+	rest = strings.TrimSpace(rest)
+	var buf [maxAuthHeader]byte // on the stack: the one allocation is the string below
+	n, err := strictBase64.Decode(buf[:], []byte(rest))
 	if err != nil {
 		return "", "", false
 	}
-	user, password, found = strings.Cut(string(dec), ":")
+	user, password, found = strings.Cut(string(buf[:n]), ":")
+	clear(buf[:n])
 	if !found || htpasswd.ValidateUser(user) != nil {
 		return "", "", false
 	}

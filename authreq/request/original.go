@@ -91,9 +91,9 @@ func read(r *http.Request, f Form) (o Original, ok bool) {
 	o.Form = f
 	switch f {
 	case Nginx:
-		o.URI, o.Method, o.Host = h("X-Original-URI"), h("X-Original-Method"), h("X-Forwarded-Host")
+		o.URI, o.Method, o.Host = h("X-Original-Uri"), h("X-Original-Method"), h("X-Forwarded-Host")
 	case IngressNginx:
-		raw := h("X-Original-URL")
+		raw := h("X-Original-Url")
 		if raw == "" {
 			return o, false
 		}

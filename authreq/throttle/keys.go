@@ -41,6 +41,9 @@ func (t *Throttle) client(ip string) string {
 	if err != nil {
 		return ip
 	}
+	if a.Is4() && t.v4bits == 32 {
+		return ip // already the key (ParseAddr takes IPv4 in one spelling only)
+	}
 	a = a.Unmap()
 	bits := t.v6bits
 	if a.Is4() {

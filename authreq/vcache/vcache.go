@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 	"sync"
 	"time"
 
@@ -18,14 +19,15 @@ import (
 // random per-process key, of user and password: the cache never holds a
 // password, and nothing outside the process can compute a key.
 type Cache struct {
-	key []byte
-	ttl time.Duration
-	max int
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[Key]*list.Element
-	lru *list.List // front: most recently used
-	gen uint64     // bumped by every invalidation
+	key  []byte
+	macs sync.Pool // of *mac: HMAC-SHA256 under key
+	ttl  time.Duration
+	max  int
+	now  func() time.Time
+	mu   sync.Mutex
+	m    map[Key]*list.Element
+	lru  *list.List // front: most recently used
+	gen  uint64     // bumped by every invalidation
 }
 
 // Key is a cache key: an HMAC of user and password.
@@ -44,25 +46,39 @@ func New(ttl time.Duration, max int, now func() time.Time) *Cache {
 	if _, err := rand.Read(k); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
-	return &Cache{key: k, ttl: ttl, max: max, now: now, m: make(map[Key]*list.Element), lru: list.New()}
+	c := &Cache{key: k, ttl: ttl, max: max, now: now, m: make(map[Key]*list.Element), lru: list.New()}
+	c.macs.New = func() any { return &mac{h: hmac.New(sha256.New, c.key), buf: make([]byte, 0, 128)} }
+	return c
 }
 
 func (c *Cache) enabled() bool { return c.ttl > 0 && c.max > 0 }
 
 // Key derives the cache key. Lengths are written before each part, so no
-// two (user, password) pairs share an input.
+// two (user, password) pairs share an input. MACs and their input buffers
+// are pooled: a cached request allocates none.
 func (c *Cache) Key(user, password string) Key {
-	m := hmac.New(sha256.New, c.key)
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(user)))
-	m.Write(n[:])
-	m.Write([]byte(user))
-	binary.BigEndian.PutUint64(n[:], uint64(len(password)))
-	m.Write(n[:])
-	m.Write([]byte(password))
-	var k Key
-	m.Sum(k[:0])
+	m := c.macs.Get().(*mac)
+	m.h.Reset()
+	b := binary.BigEndian.AppendUint64(m.buf[:0], uint64(len(user)))
+	b = append(b, user...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(password)))
+	b = append(b, password...)
+	m.h.Write(b)
+	m.h.Sum(m.sum[:0])
+	k := m.sum
+	clear(b) // the password does not stay behind in the pool
+	if cap(b) <= 1024 {
+		m.buf = b[:0] // a huge one is not kept for every later request
+	}
+	c.macs.Put(m)
 	return k
+}
+
+// mac is a pooled HMAC with its input and output buffers.
+type mac struct {
+	h   hash.Hash
+	buf []byte
+	sum Key
 }
 
 // Get returns a live entry.
