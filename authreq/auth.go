@@ -54,6 +54,12 @@ func (s *Server) serveAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if name, as, bad := s.underscoreSpelling(r.Header); bad {
+		rec.Decision, rec.Reason = audit.Forbidden, fmt.Sprintf("header %q: an underscore spelling of %s, which the upstream may read as that header", request.Clip(name, 64), as)
+		http.Error(w, "forbidden", http.StatusForbidden)
+		return
+	}
+
 	cred, present, ok := request.Credentials(r)
 	if !ok {
 		rec.Decision, rec.Reason = audit.Deny, "no credentials"
@@ -304,4 +310,29 @@ func groupsHeader(groups []string) string {
 		out[i] = esc.Replace(g)
 	}
 	return strings.Join(out, ",")
+}
+
+// underscoreSpelling finds a request header whose name, with '_' read as
+// '-', is one whose value authreq sets or decides on: the identity
+// headers, Authorization, the original-request and client-address
+// headers, MLflow's own. nginx drops such names by default; Caddy and
+// Traefik pass them on, to authreq and to the upstream alike, and a WSGI
+// or CGI upstream (MLflow's Flask app) reads X_Role as X-Role — so a
+// client could add to the identity authreq vouches for, or name another
+// workspace than the one authreq decided on.
+func (s *Server) underscoreSpelling(h http.Header) (name, as string, found bool) {
+	for k := range h {
+		if strings.IndexByte(k, '_') < 0 {
+			continue
+		}
+		c := http.CanonicalHeaderKey(strings.ReplaceAll(k, "_", "-"))
+		switch {
+		case c == "Authorization", c == "X-Auth-Request-User", c == "X-Real-Ip", c == "X-Request-Id",
+			strings.HasPrefix(c, "X-Original-"), strings.HasPrefix(c, "X-Forwarded-"), strings.HasPrefix(c, "X-Mlflow-"),
+			c == http.CanonicalHeaderKey(s.cfg.Headers.User), c == http.CanonicalHeaderKey(s.cfg.Headers.Groups),
+			c == http.CanonicalHeaderKey(s.cfg.Headers.Role), c == "X-User", c == "X-Groups", c == "X-Role":
+			return k, c, true
+		}
+	}
+	return "", "", false
 }

@@ -126,6 +126,12 @@ func (p *Policy) decidePreset(id identity.Identity, req Request, path, rawQuery 
 		return Decision{Reason: what + ": unknown action (admins only)"}
 	}
 	ws := req.Workspace
+	if strings.ContainsFunc(ws, func(c rune) bool { return c == ',' || c <= ' ' || c == 0x7f }) {
+		// Repeated headers joined ("a, b": nginx 1.23+ variables,
+		// Envoy), or not a name: which one MLflow reads is not for a
+		// proxy to guess.
+		return Decision{Reason: fmt.Sprintf("%s: workspace %q is not one name (admins only)", what, ws)}
+	}
 	fam := family(r.Resource)
 	ids, bad := resourceIDs(r, req, params, rawQuery, &ws)
 	if bad != "" {

@@ -125,6 +125,7 @@ grants:
 		{"update own experiment via artifacts", bob, req("PUT", "/api/2.0/mlflow-artifacts/artifacts/7/model.pkl", "h"), true},
 		{"update another via artifacts", bob, req("PUT", "/api/2.0/mlflow-artifacts/artifacts/8/model.pkl", "h"), false},
 		{"artifact path in the request's workspace", bob, ws(req("PUT", "/api/2.0/mlflow-artifacts/artifacts/workspaces/w/7/m", "h"), "w"), true},
+		{"two workspaces joined", bob, ws(req("GET", "/api/2.0/mlflow/experiments/get?experiment_id=8", "h"), "w, x"), false},
 		{"artifact path in another workspace", bob, req("PUT", "/api/2.0/mlflow-artifacts/artifacts/workspaces/w/7/m", "h"), false},
 		{"list artifacts of 7 (query path)", carol, req("GET", "/api/2.0/mlflow-artifacts/artifacts?path=7/model", "h"), true},
 		{"delete 7 needs MANAGE", bob, req("DELETE", "/api/2.0/mlflow-artifacts/artifacts/7/model.pkl", "h"), false},

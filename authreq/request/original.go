@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -97,13 +97,13 @@ func read(r *http.Request, f Form) (o Original, ok bool) {
 		if raw == "" {
 			return o, false
 		}
-		u, err := url.Parse(raw)
-		if err != nil || u.Host == "" {
+		host, uri, ok := splitOriginalURL(raw)
+		if !ok {
 			// Present but unreadable: an empty URI, which no rule
 			// matches and which differs from any other form's.
 			return Original{Form: f, Method: cmpOr(h("X-Original-Method"), r.Method), Host: r.Host}, true
 		}
-		o.URI, o.Method, o.Host = u.RequestURI(), h("X-Original-Method"), u.Host
+		o.URI, o.Method, o.Host = uri, h("X-Original-Method"), host
 	case Forwarded:
 		o.URI, o.Method, o.Host = h("X-Forwarded-Uri"), h("X-Forwarded-Method"), h("X-Forwarded-Host")
 	case Envoy:
@@ -145,4 +145,33 @@ func cmpOr(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// authority is a Host header as nginx routes by it and as an upstream
+// reads it: a name or an IPv4 or bracketed IPv6 address, and a port.
+var authority = regexp.MustCompile(`^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$`)
+
+// splitOriginalURL splits ingress-nginx's X-Original-URL
+// ($scheme://$http_host$request_uri) into the host and the request URI
+// the way nginx itself read them: the client's Host comes in raw, so the
+// URI starts at the first '/' after "://" (nginx allows no '/' in a
+// Host), and a Host that is not a plain authority — userinfo, '#', '?',
+// anything url.Parse would read as more than a host ("h:#" made the path
+// a fragment) — makes the header unreadable.
+func splitOriginalURL(raw string) (host, uri string, ok bool) {
+	rest, found := strings.CutPrefix(raw, "https://")
+	if !found {
+		if rest, found = strings.CutPrefix(raw, "http://"); !found {
+			return "", "", false
+		}
+	}
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return "", "", false
+	}
+	host, uri = rest[:i], rest[i:]
+	if !authority.MatchString(host) {
+		return "", "", false
+	}
+	return host, uri, true
 }

@@ -51,6 +51,18 @@ func TestOriginalOf(t *testing.T) {
 			Original{"GET", "/x", "example.com", Nginx}, nil},
 		{"unreadable X-Original-URL", Auto, "/auth", "GET", map[string]string{"X-Original-URL": "::", "X-Original-URI": "/x"},
 			Original{"GET", "/x", "example.com", Nginx}, ErrConflict},
+		// The client's raw Host inside X-Original-URL: nginx routes by it up
+		// to its first ':', url.Parse read "h:#/p" as a fragment.
+		{"a Host with a fragment", IngressNginx, "/auth", "GET", map[string]string{"X-Original-URL": "https://m.example:#/api/2.0/mlflow/experiments/get?experiment_id=7", "X-Original-Method": "GET"},
+			Original{"GET", "", "example.com", IngressNginx}, nil},
+		{"a Host with userinfo", IngressNginx, "/auth", "GET", map[string]string{"X-Original-URL": "https://m.example:1@admin.example/x", "X-Original-Method": "GET"},
+			Original{"GET", "", "example.com", IngressNginx}, nil},
+		{"a Host with a query", IngressNginx, "/auth", "GET", map[string]string{"X-Original-URL": "http://m.example?/x", "X-Original-Method": "GET"},
+			Original{"GET", "", "example.com", IngressNginx}, nil},
+		{"a port and a query", IngressNginx, "/auth", "GET", map[string]string{"X-Original-URL": "https://m.example:8443/x?a=1#b", "X-Original-Method": "GET"},
+			Original{"GET", "/x?a=1#b", "m.example:8443", IngressNginx}, nil},
+		{"an IPv6 address", IngressNginx, "/auth", "GET", map[string]string{"X-Original-URL": "http://[::1]:80/x", "X-Original-Method": "PUT"},
+			Original{"PUT", "/x", "[::1]:80", IngressNginx}, nil},
 
 		// A named form reads only its own headers.
 		{"forwarded ignores X-Original-URI", Forwarded, "/auth", "GET", map[string]string{"X-Forwarded-Uri": "/a", "X-Original-URI": "/health"},
