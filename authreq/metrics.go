@@ -51,7 +51,7 @@ func newMetrics(cacheLen func() float64, th throttleStats) *metrics {
 		queueTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "verify_queue_timeouts_total",
 			Help: "Password checks refused (503) because no verification slot came free in time."}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "throttled_total",
-			Help: "Requests refused without a password check after too many failures, by scope (user_ip, ip, user)."}, []string{"scope"}),
+			Help: "Requests refused without a password check after too many failures, by scope (user_ip, ip, user; busy: no call to the shared store free in time)."}, []string{"scope"}),
 	}
 	version := "devel"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {

@@ -7,10 +7,12 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,15 +26,20 @@ import (
 // atomically. One script call decides a cold check (Reserve); the outcome
 // (Done) is a second call sent after the answer, off the request's path:
 // the attempt stays counted as in flight until it lands, so a guess
-// cannot slip through the gap.
+// cannot slip through the gap. An outcome that never lands (the replica
+// died, Redis was away past the lease) counts as a failure once its lease
+// ends: on doubt, the budget pays, as in the in-process table.
 //
 // Key layout under keyPrefix, every name an HMAC of what keys.go builds
 // (user names and addresses never appear):
 //
 //	c:H  hash: a failure counter (p, c: previous and current window; s:
-//	     start; k: strikes; u: blocked until), TTL 2×window + backoff.max
+//	     start; k: strikes; u: blocked until; n: on a pair's counter, the
+//	     exact name's hash of its failures, "*" when several), TTL
+//	     2×window + backoff.max, or 30 days while it holds strikes (the
+//	     in-process table keeps them until a success or eviction)
 //	f:H  sorted set: attempts in flight on counter H, reservation id →
-//	     deadline (a replica that dies mid-check leaks nothing)
+//	     lease deadline; TTL lease + the counter's
 //	t:H  string: a trusted (user, address) pair, its value the owner's
 //	     hash; TTL 30 days from the last success
 //	u:H  sorted set: one user's trusted pairs by last success (at most 32)
@@ -46,14 +53,33 @@ import (
 // store is one Redis or Valkey (with replicas or Sentinel), not a Cluster.
 
 // reservationLease bounds how long a reservation stays in flight in Redis
-// when its outcome never arrives (the replica died, Redis was away): far
-// above any password check, which the verify queue and the backends'
-// timeouts bound to seconds.
+// when its outcome never arrives: far above any password check, which the
+// verify queue and the backends' timeouts bound to seconds. Past it the
+// attempt counts as a failure.
 const reservationLease = 2 * time.Minute
 
 // pingEvery is how often the store is probed: within this (plus one
 // timeout) of Redis returning, state is shared again.
 const pingEvery = time.Second
+
+// downAfter is how many calls in a row must fail (other than by a
+// timeout: refused, reset, an error answer) before a replica stops asking
+// Redis and decides on its own until the probe sees Redis again. A call
+// past its timeout is decided here alone and the next one asks Redis
+// again: timeouts come in bursts whenever this replica is busy (a flood
+// of cold checks starves it of CPU), and a flood must not be able to
+// switch the deployment to per-replica budgets. Whether Redis itself is
+// slow is the probe's to judge, on a connection that is open and idle.
+const downAfter = 3
+
+// outboxSize bounds the outcomes waiting to be sent (during an outage,
+// replayed when Redis returns). Past it an outcome is dropped: its
+// reservation's lease counts it as a failure, and a check decided here
+// stays counted here.
+const outboxSize = 4096
+
+// senders is how many outcome calls a replica has in flight at most.
+const senders = 4
 
 const luaCommon = `
 local P = ARGV[1]
@@ -64,16 +90,17 @@ local maxb = tonumber(ARGV[5])
 local maxEntries = tonumber(ARGV[6])
 local ttl = tonumber(ARGV[7])
 local trustTTL = tonumber(ARGV[8])
+local lease = tonumber(ARGV[9])
 
 local function int(x) return string.format('%d', x) end
 
 local function load(h)
-  local v = redis.call('HMGET', P .. 'c:' .. h, 'p', 'c', 's', 'k', 'u')
+  local v = redis.call('HMGET', P .. 'c:' .. h, 'p', 'c', 's', 'k', 'u', 'n')
   if not v[3] then return nil end
-  return {p = tonumber(v[1]), c = tonumber(v[2]), s = tonumber(v[3]), k = tonumber(v[4]), u = tonumber(v[5])}
+  return {p = tonumber(v[1]), c = tonumber(v[2]), s = tonumber(v[3]), k = tonumber(v[4]), u = tonumber(v[5]), n = v[6] or ''}
 end
 
-local function fresh() return {p = 0, c = 0, s = now, k = 0, u = 0} end
+local function fresh() return {p = 0, c = 0, s = now, k = 0, u = 0, n = ''} end
 
 local function roll(e)
   local d = now - e.s
@@ -92,34 +119,58 @@ local function step(n)
   return math.min(d, maxb)
 end
 
-local function inflight(h)
-  local f = P .. 'f:' .. h
-  redis.call('ZREMRANGEBYSCORE', f, '-inf', int(now))
-  return redis.call('ZCARD', f)
+-- fail counts one failure on e; name, on a pair's counter, is whose.
+local function fail(e, bound, block, name)
+  roll(e)
+  e.c = e.c + 1
+  if estimate(e) >= bound then
+    e.k = e.k + 1
+    if block then e.u = now + step(e.k) end
+  end
+  if name then
+    if e.n ~= '' and e.n ~= name then name = '*' end
+    e.n = name
+  end
 end
 
 -- save writes a counter back and keeps at most maxEntries of them, the
 -- least recently touched going first, except those with attempts in
--- flight (as the in-process table pins them).
+-- flight (as the in-process table pins them). Strikes are kept as long
+-- as the longest of the store's keys, as the in-process table keeps them
+-- until a success: a guesser who pauses past the window meets the backoff
+-- where he left it.
 local function save(h, e)
   local k, idx = P .. 'c:' .. h, P .. 'ic'
-  redis.call('HSET', k, 'p', int(e.p), 'c', int(e.c), 's', int(e.s), 'k', int(e.k), 'u', int(e.u))
-  redis.call('PEXPIRE', k, ttl)
-  redis.call('ZREMRANGEBYSCORE', idx, '-inf', int(now - ttl))
+  redis.call('HSET', k, 'p', int(e.p), 'c', int(e.c), 's', int(e.s), 'k', int(e.k), 'u', int(e.u), 'n', e.n)
+  if e.k > 0 then redis.call('PEXPIRE', k, trustTTL) else redis.call('PEXPIRE', k, ttl) end
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', int(now - trustTTL))
   redis.call('ZADD', idx, int(now), h)
-  redis.call('PEXPIRE', idx, ttl)
+  redis.call('PEXPIRE', idx, trustTTL)
   local over = redis.call('ZCARD', idx) - maxEntries
   if over <= 0 then return end
   -- Oldest first; a few more candidates than needed, for those pinned
   -- (and for h itself, which ties with others touched in the same ms).
   for _, old in ipairs(redis.call('ZRANGE', idx, 0, over + 16)) do
     if over <= 0 then break end
-    if old ~= h and inflight(old) == 0 then
+    if old ~= h and redis.call('ZCARD', P .. 'f:' .. old) == 0 then
       redis.call('DEL', P .. 'c:' .. old)
       redis.call('ZREM', idx, old)
       over = over - 1
     end
   end
+end
+
+-- harvest counts as failures the reservations on h whose lease ended
+-- without an outcome, and answers how many are still in flight.
+local function harvest(h, bound, block, pair)
+  local f = P .. 'f:' .. h
+  local gone = redis.call('ZREMRANGEBYSCORE', f, '-inf', int(now))
+  if gone > 0 and bound > 0 then
+    local e = load(h) or fresh()
+    for _ = 1, gone do fail(e, bound, block, pair and '*' or nil) end
+    save(h, e)
+  end
+  return redis.call('ZCARD', f)
 end
 
 -- trust records a success of pair tH of user uH: at most maxPerUser pairs
@@ -164,27 +215,28 @@ end
 `
 
 // reserveScript is Reserve's decision (see throttle.go). Answers
-// {0, retry ms, scope} or {1, trusted}.
+// {0, retry ms, scope, trusted} or {1, trusted}.
 var reserveScript = redis.NewScript(luaCommon + `
-local perPair, perIP, perUser, lease = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+local perPair, perIP, perUser = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
 local pairH, ipH, tipH, userH, trustH, rid = ARGV[13], ARGV[14], ARGV[15], ARGV[16], ARGV[17], ARGV[18]
 local inflightRetry = tonumber(ARGV[19])
 local trusted = perPair > 0 and redis.call('EXISTS', P .. 't:' .. trustH) == 1
-if trusted then ipH = tipH end
-for _, c in ipairs({{pairH, 'user_ip', perPair}, {ipH, 'ip', perIP}}) do
+local tr = 0
+if trusted then ipH, tr = tipH, 1 end
+for _, c in ipairs({{pairH, 'user_ip', perPair, true}, {ipH, 'ip', perIP, false}}) do
   if c[3] > 0 then
+    local n = harvest(c[1], c[3], true, c[4])
     local e = load(c[1])
-    if e and now < e.u then return {0, e.u - now, c[2]} end
-    local n = inflight(c[1])
-    if n > 0 and (e and estimate(e) or 0) + n >= c[3] then return {0, inflightRetry, c[2]} end
+    if e and now < e.u then return {0, e.u - now, c[2], tr} end
+    if n > 0 and (e and estimate(e) or 0) + n >= c[3] then return {0, inflightRetry, c[2], tr} end
   end
 end
-if perUser > 0 and not trusted then
+if perUser > 0 then
+  local n = harvest(userH, perUser, false, false)
   local e = load(userH)
-  local n = inflight(userH)
-  if (e and estimate(e) or 0) + n >= perUser then
+  if not trusted and (e and estimate(e) or 0) + n >= perUser then
     e = e or fresh()
-    if now < e.u then return {0, e.u - now, 'user'} end
+    if now < e.u then return {0, e.u - now, 'user', tr} end
     e.u = now + step(e.k)
     save(userH, e)
   end
@@ -193,51 +245,56 @@ for _, c in ipairs({{pairH, perPair}, {ipH, perIP}, {userH, perUser}}) do
   if c[2] > 0 then
     local f = P .. 'f:' .. c[1]
     redis.call('ZADD', f, int(now + lease), rid)
-    redis.call('PEXPIRE', f, lease)
+    redis.call('PEXPIRE', f, lease + ttl)
   end
 end
-if trusted then return {1, 1} end
-return {1, 0}
+return {1, tr}
 `)
 
-// doneScript is Done: releases the reservation and records its outcome
-// ("s" success, "f" failure, "u" undecided) on the counters it held.
+// doneScript is Done: releases the reservation rid and records its
+// outcome ("s" success, "f" failure, "u" undecided) on the counters given
+// as (key, bound, block) triples. A failure counts where the reservation
+// was still held (not where its lease already counted it), or everywhere
+// with always set: a check decided by the replica alone. A bound of 0
+// only releases.
 var doneScript = redis.NewScript(luaCommon + `
-local outcome, rid, uH, pairH, trustH = ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13]
-local maxPerUser = tonumber(ARGV[14])
-local held, i = {}, 15
+local outcome, rid, uH, pairH, trustH = ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
+local maxPerUser = tonumber(ARGV[15])
+local always = ARGV[16] == '1'
+local held, i = {}, 17
 while i + 2 <= #ARGV do
   table.insert(held, {ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2] == '1'})
   i = i + 3
 end
-for _, h in ipairs(held) do redis.call('ZREM', P .. 'f:' .. h[1], rid) end
-if outcome == 's' then
-  redis.call('DEL', P .. 'c:' .. pairH)
-  redis.call('ZREM', P .. 'ic', pairH)
-  trust(uH, trustH, maxPerUser)
-elseif outcome == 'f' then
-  for _, h in ipairs(held) do
+for _, h in ipairs(held) do
+  local mine = rid ~= '' and redis.call('ZREM', P .. 'f:' .. h[1], rid) == 1
+  if outcome == 'f' and h[2] > 0 and (mine or always) then
     local e = load(h[1]) or fresh()
-    roll(e)
-    e.c = e.c + 1
-    if estimate(e) >= h[2] then
-      e.k = e.k + 1
-      if h[3] then e.u = now + step(e.k) end
-    end
+    fail(e, h[2], h[3], h[1] == pairH and uH or nil)
     save(h[1], e)
   end
+end
+if outcome == 's' then
+  -- Only the failures of this exact name are its to forgive.
+  local e = load(pairH)
+  if e and (e.n == '' or e.n == uH) then
+    redis.call('DEL', P .. 'c:' .. pairH)
+    redis.call('ZREM', P .. 'ic', pairH)
+  end
+  trust(uH, trustH, maxPerUser)
 end
 return 1
 `)
 
 // seenScript is Seen's refresh of a trusted pair.
 var seenScript = redis.NewScript(luaCommon + `
-trust(ARGV[9], ARGV[10], tonumber(ARGV[11]))
+trust(ARGV[10], ARGV[11], tonumber(ARGV[12]))
 return 1
 `)
 
 // redisStore is the connection to the shared state and its health.
 type redisStore struct {
+	t       *Throttle
 	rdb     *redis.Client
 	addr    string
 	prefix  string
@@ -246,15 +303,30 @@ type redisStore struct {
 	log     *slog.Logger
 
 	up     atomic.Bool
+	streak atomic.Int32 // calls failed in a row
 	errs   atomic.Uint64
 	mu     sync.Mutex
 	why    error     // the last failure, while down
 	downAt time.Time // while down
 
-	pending sync.WaitGroup // outcomes on their way
+	// slots bounds the reservations asked of Redis at once: a flood
+	// waits here instead of piling up round trips past the timeout.
+	slots   chan struct{}
+	outbox  chan outcome // outcomes (and Seen refreshes) to send
+	pending atomic.Int64 // in outbox or being sent
+
+	closing atomic.Bool
 	stop    chan struct{}
 	loop    sync.WaitGroup
 	closed  sync.Once
+}
+
+// outcome is a call for the senders: a Done or a Seen.
+type outcome struct {
+	script *redis.Script
+	args   []any     // after common's
+	at     time.Time // decided at
+	fail   bool      // a failure: pointless once the window has forgotten it
 }
 
 // quiet drops go-redis's own log lines (one per failed dial, every
@@ -269,7 +341,7 @@ var quietOnce sync.Once
 // openRedis reads the store's files and connects. A Redis that does not
 // answer yet is no error: the replica starts on its in-process table and
 // shares once Redis answers.
-func openRedis(c RedisConfig, log *slog.Logger) (*redisStore, error) {
+func openRedis(t *Throttle, c RedisConfig, log *slog.Logger) (*redisStore, error) {
 	key, err := readSecret(c.HMACKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("rateLimit.store.redis.hmacKeyFile: %w", err)
@@ -278,6 +350,7 @@ func openRedis(c RedisConfig, log *slog.Logger) (*redisStore, error) {
 		return nil, fmt.Errorf("rateLimit.store.redis.hmacKeyFile: %s holds %d bytes; want at least 32 random bytes (openssl rand -base64 48)", c.HMACKeyFile, len(key))
 	}
 	quietOnce.Do(func() { redis.SetLogger(quiet{}) })
+	slots := max(16, 8*runtime.GOMAXPROCS(0))
 	opt := &redis.Options{
 		Addr:                  c.Address,
 		Username:              c.Username,
@@ -287,7 +360,10 @@ func openRedis(c RedisConfig, log *slog.Logger) (*redisStore, error) {
 		ContextTimeoutEnabled: true,
 		// No retries: past the timeout the answer comes from this
 		// process, not from a second wait.
-		MaxRetries:      -1,
+		MaxRetries: -1,
+		// A connection for every call that may be in flight: the
+		// reservations, the senders and the probe.
+		PoolSize:        slots + senders + 1,
 		MinIdleConns:    1,
 		DisableIdentity: true,
 	}
@@ -303,8 +379,9 @@ func openRedis(c RedisConfig, log *slog.Logger) (*redisStore, error) {
 		opt.TLSConfig = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	}
 	s := &redisStore{
-		rdb: redis.NewClient(opt), addr: c.Address, prefix: c.KeyPrefix, key: key,
+		t: t, rdb: redis.NewClient(opt), addr: c.Address, prefix: c.KeyPrefix, key: key,
 		timeout: c.Timeout.D(), log: log, stop: make(chan struct{}),
+		slots: make(chan struct{}, slots), outbox: make(chan outcome, outboxSize),
 	}
 	err = s.probe()
 	if err == nil {
@@ -318,8 +395,11 @@ func openRedis(c RedisConfig, log *slog.Logger) (*redisStore, error) {
 	} else {
 		s.up.Store(true)
 	}
-	s.loop.Add(1)
+	s.loop.Add(1 + senders)
 	go s.watch()
+	for range senders {
+		go s.send()
+	}
 	return s, nil
 }
 
@@ -370,7 +450,7 @@ func (s *redisStore) loadScripts() error {
 }
 
 // watch probes the store every pingEvery: it notices an outage without
-// waiting for a request to, and notices the end of one.
+// waiting for requests to, and notices the end of one.
 func (s *redisStore) watch() {
 	defer s.loop.Done()
 	tick := time.NewTicker(pingEvery)
@@ -382,7 +462,10 @@ func (s *redisStore) watch() {
 		case <-tick.C:
 		}
 		if err := s.probe(); err != nil {
-			s.failed(err)
+			if !s.closing.Load() {
+				s.errs.Add(1)
+				s.down(err)
+			}
 			continue
 		}
 		if s.up.Load() {
@@ -392,6 +475,7 @@ func (s *redisStore) watch() {
 			s.errs.Add(1)
 			continue
 		}
+		s.streak.Store(0)
 		if s.up.CompareAndSwap(false, true) {
 			s.mu.Lock()
 			since := s.downAt
@@ -403,12 +487,33 @@ func (s *redisStore) watch() {
 	}
 }
 
-// failed counts a failed call and, on the first since the store was last
-// up, logs the start of the outage: from here on each replica decides
-// alone until watch sees Redis again.
+// answered ends a run of failed calls.
+func (s *redisStore) answered() { s.streak.Store(0) }
+
+// failed counts a failed call; downAfter of them in a row, timeouts
+// aside, are an outage. Calls failing because the replica is shutting
+// down are none.
 func (s *redisStore) failed(err error) {
+	if s.closing.Load() {
+		return
+	}
 	s.errs.Add(1)
-	if !s.up.CompareAndSwap(true, false) {
+	if !timedOut(err) && s.streak.Add(1) >= downAfter {
+		s.down(err)
+	}
+}
+
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrPoolTimeout) ||
+		errors.As(err, &ne) && ne.Timeout()
+}
+
+// down starts an outage, logging it on the first call since the store
+// was last up: from here on each replica decides alone until watch sees
+// Redis again.
+func (s *redisStore) down(err error) {
+	if s.closing.Load() || !s.up.CompareAndSwap(true, false) {
 		return
 	}
 	s.mu.Lock()
@@ -429,15 +534,79 @@ func (s *redisStore) state() error {
 		s.addr, s.downAt.UTC().Format(time.RFC3339), s.why)
 }
 
+// closeDrain bounds how long Close waits for outcomes still to be sent.
+const closeDrain = 2 * time.Second
+
 func (s *redisStore) close() error {
 	var err error
 	s.closed.Do(func() {
+		s.closing.Store(true)
+		for end := time.Now().Add(closeDrain); s.pending.Load() > 0 && s.up.Load() && time.Now().Before(end); {
+			time.Sleep(time.Millisecond)
+		}
 		close(s.stop)
 		s.loop.Wait()
-		s.pending.Wait()
 		err = s.rdb.Close()
 	})
 	return err
+}
+
+// enqueue hands o to the senders; a full outbox drops it (counted).
+func (s *redisStore) enqueue(o outcome) {
+	if s.closing.Load() {
+		return
+	}
+	s.pending.Add(1)
+	select {
+	case s.outbox <- o:
+	default:
+		s.pending.Add(-1)
+		s.errs.Add(1)
+	}
+}
+
+// send delivers the outbox, one call at a time.
+func (s *redisStore) send() {
+	defer s.loop.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case o := <-s.outbox:
+			s.deliver(o)
+			s.pending.Add(-1)
+		}
+	}
+}
+
+// deliver sends o, waiting out an outage: outcomes decided meanwhile
+// reach the shared state when Redis returns. It gives up after a few
+// failures with Redis up (a reservation's lease then counts it as a
+// failure), on a failure the window has forgotten, and at Close.
+func (s *redisStore) deliver(o outcome) {
+	for tries := 0; tries < downAfter; {
+		if !s.up.Load() {
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(pingEvery / 10):
+			}
+			continue
+		}
+		now := s.t.now()
+		if o.fail && now.Sub(o.at) >= s.t.window {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		err := o.script.Run(ctx, s.rdb, nil, append(s.t.common(now), o.args...)...).Err()
+		cancel()
+		if err == nil {
+			s.answered()
+			return
+		}
+		s.failed(err)
+		tries++
+	}
 }
 
 // h names a key in Redis: its HMAC under the replicas' shared key, 128
@@ -454,64 +623,163 @@ func (s *redisStore) h(k string) string {
 func (t *Throttle) common(now time.Time) []any {
 	ttl := min(trustTTL, 2*t.window+t.max)
 	return []any{t.store.prefix, now.UnixMilli(), t.window.Milliseconds(), t.initial.Milliseconds(),
-		t.max.Milliseconds(), t.maxEntries, ttl.Milliseconds(), trustTTL.Milliseconds()}
+		t.max.Milliseconds(), t.maxEntries, ttl.Milliseconds(), trustTTL.Milliseconds(), reservationLease.Milliseconds()}
 }
 
-// sharedHold is a reservation held in Redis.
+// sharedHold is a check's place in the shared store: held there (Redis
+// decided), or to be told there (this replica decided alone).
 type sharedHold struct {
-	rid                          string
-	pair, ip, user, trust, exact string // hashed keys; ip is the one held (trusted pairs' own bucket or not)
+	rid                          string // "": no reservation in Redis
+	pair, ip, user, trust, exact string // hashed keys; ip is the one counted (trusted pairs' own bucket or not)
+	other                        string // the other address bucket, released too where Redis may hold rid
 	name, addr                   string // for the in-process copy of the outcome
 }
 
-// reserveShared is Reserve on the shared store: one script call.
-func (t *Throttle) reserveShared(user, ip string) (r *Reservation, ok bool, retry time.Duration, scope string, err error) {
+// hold names user's check from ip in the store, with reservation id rid.
+func (t *Throttle) hold(user, ip, rid string, trusted bool) *sharedHold {
 	s := t.store
-	var id [12]byte
-	rand.Read(id[:])
 	h := &sharedHold{
-		rid:  base64.RawURLEncoding.EncodeToString(id[:]),
-		pair: s.h(t.pairKey(user, ip)), ip: s.h(t.ipKey(ip)), user: s.h(userKey(user)),
+		rid:  rid,
+		pair: s.h(t.pairKey(user, ip)), ip: s.h(t.ipKey(ip)), other: s.h(t.trustedIPKey(ip)), user: s.h(userKey(user)),
 		trust: s.h(t.trustKey(user, ip)), exact: s.h(exactUserKey(user)), name: user, addr: ip,
 	}
-	tip := s.h(t.trustedIPKey(ip))
-	args := append(t.common(t.now()), t.perPair, t.perIP, t.perUser, reservationLease.Milliseconds(),
-		h.pair, h.ip, tip, h.user, h.trust, h.rid, inflightRetry.Milliseconds())
+	if trusted {
+		h.ip, h.other = h.other, h.ip
+	}
+	return h
+}
+
+// ScopeBusy refuses a cold check that waited its timeout for a free call
+// to the shared store: the replica has its maximum of reservations in
+// flight there (a flood). Deciding it alone instead would hand a flood's
+// guessers each replica's budget; the client retries in a second.
+const ScopeBusy = "busy"
+
+// reserveShared is Reserve on the shared store: one script call. When it
+// gives no answer (an error, past the timeout), answered is false and h
+// names the reservation Redis may have made all the same.
+func (t *Throttle) reserveShared(user, ip string) (r *Reservation, ok bool, retry time.Duration, scope string, h *sharedHold, answered bool) {
+	s := t.store
+	now := t.now()
+	pk, tk, ik := t.pairKey(user, ip), t.trustKey(user, ip), t.ipKey(ip)
+	// A refusal this replica had from Redis holds without asking again:
+	// a flood from a few addresses costs Redis nothing once refused.
+	// An address's refusal does not bind a pair that Redis may know as
+	// trusted (a success on another replica), so one check at a time
+	// past it still asks.
+	t.mu.Lock()
+	trusted := t.perPair > 0 && t.isTrusted(tk, now)
+	if trusted {
+		ik = t.trustedIPKey(ip)
+	}
+	var probe *counter
+	for _, c := range []struct{ key, scope string }{{pk, ScopeUserIP}, {ik, ScopeIP}} {
+		e := t.entries[c.key]
+		if e == nil || !now.Before(e.shared) {
+			continue
+		}
+		retry := e.shared.Sub(now)
+		if c.scope == ScopeIP && !trusted {
+			if !e.probing {
+				e.probing, probe = true, e
+				continue
+			}
+			retry = min(retry, inflightRetry)
+		}
+		t.mu.Unlock()
+		return nil, false, retry, c.scope, nil, true
+	}
+	t.mu.Unlock()
+	if probe != nil {
+		defer func() {
+			t.mu.Lock()
+			probe.probing = false
+			t.mu.Unlock()
+		}()
+	}
+
+	wait, cancel := context.WithTimeout(context.Background(), s.timeout)
+	select {
+	case s.slots <- struct{}{}:
+		cancel()
+		defer func() { <-s.slots }()
+	case <-wait.Done():
+		cancel()
+		s.errs.Add(1)
+		return nil, false, inflightRetry, ScopeBusy, nil, true
+	}
+
+	var id [12]byte
+	rand.Read(id[:])
+	h = t.hold(user, ip, base64.RawURLEncoding.EncodeToString(id[:]), false)
+	args := append(t.common(now), t.perPair, t.perIP, t.perUser,
+		h.pair, h.ip, h.other, h.user, h.trust, h.rid, inflightRetry.Milliseconds())
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	res, err := reserveScript.Run(ctx, s.rdb, nil, args...).Slice()
+	if err == nil && len(res) != 4 && len(res) != 2 {
+		err = fmt.Errorf("reserve script answered %v", res)
+	}
 	if err != nil {
-		return nil, false, 0, "", err
+		s.failed(err)
+		return nil, false, 0, "", h, false
 	}
-	if len(res) != 3 && len(res) != 2 {
-		return nil, false, 0, "", fmt.Errorf("reserve script answered %v", res)
+	s.answered()
+	n, _ := res[0].(int64)
+	tr, _ := res[len(res)-1].(int64)
+	if tr == 1 {
+		h.ip, h.other = h.other, h.ip
 	}
-	if n, _ := res[0].(int64); n == 0 {
-		ms, _ := res[1].(int64)
-		sc, _ := res[2].(string)
-		return nil, false, time.Duration(ms) * time.Millisecond, sc, nil
+	if n == 1 {
+		return &Reservation{t: t, sh: h}, true, 0, "", nil, true
 	}
-	if trusted, _ := res[1].(int64); trusted == 1 {
-		h.ip = tip
+	ms, _ := res[1].(int64)
+	sc, _ := res[2].(string)
+	retry = time.Duration(ms) * time.Millisecond
+	if sc == ScopeUserIP || sc == ScopeIP {
+		key := t.pairKey(user, ip)
+		if sc == ScopeIP {
+			key = t.ipKey(ip)
+			if tr == 1 {
+				key = t.trustedIPKey(ip)
+			}
+		}
+		t.mu.Lock()
+		e := t.get(key, true)
+		e.shared = later(e.shared, now.Add(retry))
+		t.mu.Unlock()
 	}
-	return &Reservation{t: t, sh: h}, true, 0, "", nil
+	return nil, false, retry, sc, nil, true
 }
 
-// doneShared records the outcome in this process's table at once (so that
-// a fallback starts from this replica's share of the history) and sends it
-// to Redis after the answer. Until it lands the attempt stays in flight
-// there and keeps its place in every budget.
+// doneShared records the outcome of a check Redis decided in this
+// process's table at once (so that a fallback starts from this replica's
+// share of the history) and sends it to Redis after the answer. Until it
+// lands the attempt stays in flight there and keeps its place in every
+// budget; if it never does, its lease counts it as a failure.
 func (t *Throttle) doneShared(h *sharedHold, o Outcome) {
 	if o != Success && o != Undecided {
 		o = Failure
 	}
 	t.record(h.name, h.addr, o)
-	s := t.store
-	if !s.up.Load() {
-		return // the lease releases it in Redis
+	t.tell(h, o, false)
+}
+
+// tell sends an outcome to Redis. always: the replica decided the check
+// alone, so its failure counts whether or not Redis holds h.rid.
+func (t *Throttle) tell(h *sharedHold, o Outcome, always bool) {
+	if o != Success && o != Undecided {
+		o = Failure
+	}
+	if o == Undecided && h.rid == "" {
+		return // nothing held, nothing to count
 	}
 	code := map[Outcome]string{Success: "s", Failure: "f", Undecided: "u"}[o]
-	args := append(t.common(t.now()), code, h.rid, h.exact, h.pair, h.trust, maxTrustedPerUser)
+	a := "0"
+	if always {
+		a = "1"
+	}
+	args := []any{code, h.rid, h.exact, h.pair, h.trust, maxTrustedPerUser, a}
 	for _, c := range []struct {
 		key   string
 		bound int
@@ -521,34 +789,18 @@ func (t *Throttle) doneShared(h *sharedHold, o Outcome) {
 			args = append(args, c.key, c.bound, c.block)
 		}
 	}
-	s.pending.Add(1)
-	go func() {
-		defer s.pending.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-		defer cancel()
-		if err := doneScript.Run(ctx, s.rdb, nil, args...).Err(); err != nil {
-			s.failed(err)
-		}
-	}()
+	if always && h.rid != "" && t.perIP > 0 {
+		args = append(args, h.other, 0, 0) // which bucket Redis chose is unknown
+	}
+	t.store.enqueue(outcome{script: doneScript, args: args, at: t.now(), fail: o == Failure})
 }
 
 // seenShared refreshes a trusted pair in Redis, off the request's path:
 // the cached path never waits on Redis.
 func (t *Throttle) seenShared(user, ip string) {
 	s := t.store
-	if !s.up.Load() {
-		return
-	}
-	args := append(t.common(t.now()), s.h(exactUserKey(user)), s.h(t.trustKey(user, ip)), maxTrustedPerUser)
-	s.pending.Add(1)
-	go func() {
-		defer s.pending.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-		defer cancel()
-		if err := seenScript.Run(ctx, s.rdb, nil, args...).Err(); err != nil {
-			s.failed(err)
-		}
-	}()
+	s.enqueue(outcome{script: seenScript, at: t.now(),
+		args: []any{s.h(exactUserKey(user)), s.h(t.trustKey(user, ip)), maxTrustedPerUser}})
 }
 
 // record applies an outcome the shared store decided to this process's
@@ -575,7 +827,11 @@ func (t *Throttle) record(user, ip string, o Outcome) {
 		block bool
 	}{{pk, t.perPair, true}, {ik, t.perIP, true}, {userKey(user), t.perUser, false}} {
 		if c.bound > 0 {
-			t.count(t.get(c.key, true), c.bound, c.block, now)
+			by := ""
+			if c.key == pk {
+				by = exactUserKey(user)
+			}
+			t.count(t.get(c.key, true), c.bound, c.block, by, now)
 		}
 	}
 }
@@ -591,7 +847,7 @@ func Open(l Config, now func() time.Time, log *slog.Logger) (*Throttle, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s, err := openRedis(l.Store.Redis, log)
+	s, err := openRedis(t, l.Store.Redis, log)
 	if err != nil {
 		return nil, err
 	}
@@ -599,8 +855,10 @@ func Open(l Config, now func() time.Time, log *slog.Logger) (*Throttle, error) {
 	return t, nil
 }
 
-// Close stops the store's probes, waits for the outcomes on their way and
-// disconnects. A throttle without a store has nothing to close.
+// Close stops the store's probes, waits (briefly) for the outcomes on
+// their way and disconnects. From then on the throttle decides alone and
+// tells Redis nothing: a Done after Close is no outage. A throttle
+// without a store has nothing to close.
 func (t *Throttle) Close() error {
 	if t.store == nil {
 		return nil
@@ -608,14 +866,20 @@ func (t *Throttle) Close() error {
 	return t.store.close()
 }
 
-// Flush waits for the outcomes on their way to the shared store.
+// Flush waits for the outcomes on their way to the shared store, while
+// it is up (during an outage they wait for its return).
 func (t *Throttle) Flush() {
-	if t.store != nil {
-		t.store.pending.Wait()
+	s := t.store
+	if s == nil {
+		return
+	}
+	for s.pending.Load() > 0 && s.up.Load() && !s.closing.Load() {
+		time.Sleep(time.Millisecond)
 	}
 }
 
-// StoreErrors is how many calls to the shared store failed or timed out.
+// StoreErrors is how many calls to the shared store failed or timed out
+// (or found no free connection in time, or no room in the outbox).
 func (t *Throttle) StoreErrors() uint64 {
 	if t.store == nil {
 		return 0
@@ -632,5 +896,6 @@ func (t *Throttle) Store() (name string, err error) {
 	return "redis", t.store.state()
 }
 
-// Shared reports whether decisions are being made on the shared store now.
+// Shared reports whether the shared store is up. After Close it keeps
+// its last state: shutting down is no outage.
 func (t *Throttle) Shared() bool { return t.store != nil && t.store.up.Load() }

@@ -70,10 +70,22 @@ type counter struct {
 	until     time.Time // refused until (pair, IP); next check allowed (user)
 	inflight  int       // reservations held
 	el        *list.Element
+
+	// by is, on a pair's counter, the exact name of every failure counted
+	// since its last reset ("*" when they differ): only a success of that
+	// name may reset it. The counter is the folded name's, so a success of
+	// the look-alike account "ALICE" must not wipe guesses at alice.
+	by string
+	// shared: refused until, as the shared store last answered for this
+	// key; a replica that knows it refuses without asking again.
+	shared time.Time
+	// probing: a check is asking the store past that refusal (see
+	// reserveShared); the others wait for its answer.
+	probing bool
 }
 
 func (e *counter) empty() bool {
-	return e.prev == 0 && e.cur == 0 && e.strikes == 0 && e.until.IsZero()
+	return e.prev == 0 && e.cur == 0 && e.strikes == 0 && e.until.IsZero() && e.shared.IsZero()
 }
 
 type trust struct {
@@ -97,7 +109,8 @@ const (
 	// Failure: a wrong password (or unknown user); counted.
 	Failure Outcome = iota
 	// Success: the password was right; resets the (user, address)
-	// count and trusts the pair for the per-user bound.
+	// count if every failure in it was made under this exact name, and
+	// trusts the pair for the per-user bound.
 	Success
 	// Undecided: no answer (backend outage, queue timeout, 503);
 	// released without counting.
@@ -117,12 +130,16 @@ const inflightRetry = time.Second
 // Reservation is one password check's place in the budgets, from reserve
 // until Done.
 type Reservation struct {
-	t        *Throttle // nil: throttling off
-	pair     string    // the pair's failure counter (folded name)
-	trust    string    // the pair's trust key (exact name)
-	user     string    // the exact name's share of trusted pairs
-	held     []held
-	sh       *sharedHold // held in the shared store instead
+	t       *Throttle // nil: throttling off
+	pair    string    // the pair's failure counter (folded name)
+	trust   string    // the pair's trust key (exact name)
+	user    string    // the exact name's share of trusted pairs
+	trusted bool      // counted in the trusted pairs' address bucket
+	held    []held
+	// sh: held in the shared store instead, or (local) decided here
+	// and to be told there too.
+	sh       *sharedHold
+	local    bool
 	released atomic.Bool
 }
 
@@ -163,20 +180,40 @@ func (t *Throttle) enabled() bool { return t.window > 0 && t.maxEntries > 0 }
 // step goes ahead, except from pairs trusted by an earlier success, which
 // are never slowed.
 //
-// With a shared store that answers, the store decides (one round trip);
-// without one, or past its timeout, this process's table does.
+// With a shared store that answers, the store decides (one round trip;
+// under a flood, after waiting at most the store's timeout for a free
+// call). When a call fails, this process's table decides that check and
+// the outcome is told to the store as well; after downAfter failures in a
+// row, or a failed probe, the table decides alone until Redis answers
+// again, and the outcomes decided meanwhile are sent when it does.
 func (t *Throttle) Reserve(user, ip string) (r *Reservation, ok bool, retry time.Duration, scope string) {
 	if !t.enabled() {
 		return &Reservation{}, true, 0, ""
 	}
-	if t.store != nil && t.store.up.Load() {
-		r, ok, retry, scope, err := t.reserveShared(user, ip)
-		if err == nil {
+	s := t.store
+	if s == nil || s.closing.Load() {
+		return t.reserveLocal(user, ip)
+	}
+	var h *sharedHold
+	if s.up.Load() {
+		var answered bool
+		if r, ok, retry, scope, h, answered = t.reserveShared(user, ip); answered {
 			return r, ok, retry, scope
 		}
-		t.store.failed(err)
 	}
-	return t.reserveLocal(user, ip)
+	r, ok, retry, scope = t.reserveLocal(user, ip)
+	switch {
+	case ok && h == nil:
+		h = t.hold(user, ip, "", r.trusted)
+	case ok && r.trusted:
+		h.ip, h.other = h.other, h.ip
+	case !ok && h != nil:
+		t.tell(h, Undecided, true) // Redis may hold it all the same
+	}
+	if ok {
+		r.sh, r.local = h, true // counted in Redis too, now or when it returns
+	}
+	return r, ok, retry, scope
 }
 
 func (t *Throttle) reserveLocal(user, ip string) (r *Reservation, ok bool, retry time.Duration, scope string) {
@@ -201,8 +238,8 @@ func (t *Throttle) reserveLocal(user, ip string) (r *Reservation, ok bool, retry
 		if e == nil || c.bound <= 0 {
 			continue
 		}
-		if now.Before(e.until) {
-			return nil, false, e.until.Sub(now), c.scope
+		if until := later(e.until, e.shared); now.Before(until) {
+			return nil, false, until.Sub(now), c.scope
 		}
 		if e.inflight > 0 && t.estimate(e, now)+float64(e.inflight) >= float64(c.bound) {
 			return nil, false, inflightRetry, c.scope
@@ -218,7 +255,7 @@ func (t *Throttle) reserveLocal(user, ip string) (r *Reservation, ok bool, retry
 			e.until = now.Add(t.step(e.strikes))
 		}
 	}
-	r = &Reservation{t: t, pair: pk, trust: tk, user: exactUserKey(user)}
+	r = &Reservation{t: t, pair: pk, trust: tk, user: exactUserKey(user), trusted: trusted}
 	for _, c := range []struct {
 		key   string
 		bound int
@@ -240,9 +277,12 @@ func (r *Reservation) Done(o Outcome) {
 		return
 	}
 	t := r.t
-	if r.sh != nil {
+	if r.sh != nil && !r.local {
 		t.doneShared(r.sh, o)
 		return
+	}
+	if r.sh != nil {
+		defer t.tell(r.sh, o, true)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -253,7 +293,11 @@ func (r *Reservation) Done(o Outcome) {
 	case Undecided:
 	default:
 		for _, h := range r.held {
-			t.count(h.e, h.bound, h.block, now)
+			by := ""
+			if h.e.key == r.pair {
+				by = r.user
+			}
+			t.count(h.e, h.bound, h.block, by, now)
 		}
 	}
 	for _, h := range r.held {
@@ -261,10 +305,17 @@ func (r *Reservation) Done(o Outcome) {
 	}
 }
 
-// count records one failure on e.
-func (t *Throttle) count(e *counter, bound int, block bool, now time.Time) {
+// count records one failure on e; by is the exact name's key on a pair's
+// counter, else "".
+func (t *Throttle) count(e *counter, bound int, block bool, by string, now time.Time) {
 	t.roll(e, now)
 	e.cur++
+	if by != "" {
+		if e.by != "" && e.by != by {
+			by = "*"
+		}
+		e.by = by
+	}
 	if t.estimate(e, now) >= float64(bound) {
 		e.strikes++
 		if block {
@@ -274,10 +325,13 @@ func (t *Throttle) count(e *counter, bound int, block bool, now time.Time) {
 }
 
 // succeeded resets the pair's count (attempts still in flight stay
-// counted as such) and trusts the pair for the per-user bound.
+// counted as such) when all its failures were uk's, and trusts the pair
+// for the per-user bound. A user who mistyped and then logged in starts
+// afresh; failures of another spelling (someone else's, or her own typo of
+// the name) stay until the window forgets them.
 func (t *Throttle) succeeded(uk, pk, tk string, now time.Time) {
-	if e := t.entries[pk]; e != nil {
-		e.prev, e.cur, e.strikes, e.until, e.start = 0, 0, 0, time.Time{}, now
+	if e := t.entries[pk]; e != nil && (e.by == "" || e.by == uk) {
+		e.prev, e.cur, e.strikes, e.until, e.start, e.by = 0, 0, 0, time.Time{}, now, ""
 		if e.inflight == 0 {
 			t.remove(e)
 		}
@@ -426,6 +480,13 @@ func (t *Throttle) estimate(e *counter, now time.Time) float64 {
 	t.roll(e, now)
 	overlap := 1 - float64(now.Sub(e.start))/float64(t.window)
 	return float64(e.prev)*overlap + float64(e.cur)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // step is the backoff after n strikes: initial, doubled each time, capped.
