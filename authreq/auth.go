@@ -210,6 +210,9 @@ func (s *Server) answerFailure(w http.ResponseWriter, rec *audit.Record, res che
 	switch err := res.err; {
 	case res.throttled:
 		rec.Decision, rec.Reason = audit.Throttled, "too many failures ("+res.scope+")"
+		if res.scope == throttle.ScopeBusy {
+			rec.Reason = "too many checks at once for the shared throttle store (busy)"
+		}
 		s.metrics.throttled.WithLabelValues(res.scope).Inc()
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(res.retry.Seconds())))))
 		s.challenge(w)
