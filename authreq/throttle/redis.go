@@ -72,11 +72,26 @@ const pingEvery = time.Second
 // slow is the probe's to judge, on a connection that is open and idle.
 const downAfter = 3
 
-// outboxSize bounds the outcomes waiting to be sent (during an outage,
-// replayed when Redis returns). Past it an outcome is dropped: its
-// reservation's lease counts it as a failure, and a check decided here
-// stays counted here.
+// outboxSize is how many outcomes wait for the senders before Done
+// delivers its own in the caller (with Redis up) or sets it aside for
+// Redis's return (with Redis away). A reservation's outcome is never
+// dropped: a dropped success would count as a failure once its lease
+// ended, and a flood could make a victim's logins lock her out. Only
+// the outcomes of checks Redis never held (decided here during an
+// outage) are dropped past twice this, counted: they stay counted here.
 const outboxSize = 4096
+
+// seenQueueSize bounds the trusted pairs waiting to be refreshed in
+// Redis; past it a refresh is dropped (the pair is trusted here, and its
+// next success or refresh tells Redis). Refreshes never share a queue
+// with outcomes: cache hits cost no password check, so they come faster
+// than any outcome.
+const seenQueueSize = 4096
+
+// seenEvery is how often one pair's refresh goes to Redis at most: a
+// user cycling cached credentials over more addresses than the fast map
+// keeps for her must not turn every cache hit into a Redis call.
+const seenEvery = time.Minute
 
 // senders is how many outcome calls a replica has in flight at most.
 const senders = 4
@@ -161,14 +176,24 @@ local function save(h, e)
 end
 
 -- harvest counts as failures the reservations on h whose lease ended
--- without an outcome, and answers how many are still in flight.
+-- without an outcome, and answers how many are still in flight. A
+-- reservation is "id.name": a pair's failure is counted under the exact
+-- name the reservation was made for, so that a lost outcome does not
+-- make the pair unresettable by its owner's next success.
 local function harvest(h, bound, block, pair)
   local f = P .. 'f:' .. h
-  local gone = redis.call('ZREMRANGEBYSCORE', f, '-inf', int(now))
-  if gone > 0 and bound > 0 then
-    local e = load(h) or fresh()
-    for _ = 1, gone do fail(e, bound, block, pair and '*' or nil) end
-    save(h, e)
+  local gone = redis.call('ZRANGEBYSCORE', f, '-inf', int(now), 'LIMIT', 0, 512)
+  if #gone > 0 then
+    redis.call('ZREM', f, unpack(gone))
+    if bound > 0 then
+      local e = load(h) or fresh()
+      for _, m in ipairs(gone) do
+        local name = nil
+        if pair then name = string.match(m, '^[^.]*%.(.+)$') end
+        fail(e, bound, block, name)
+      end
+      save(h, e)
+    end
   end
   return redis.call('ZCARD', f)
 end
@@ -218,7 +243,7 @@ end
 // {0, retry ms, scope, trusted} or {1, trusted}.
 var reserveScript = redis.NewScript(luaCommon + `
 local perPair, perIP, perUser = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
-local pairH, ipH, tipH, userH, trustH, rid = ARGV[13], ARGV[14], ARGV[15], ARGV[16], ARGV[17], ARGV[18]
+local pairH, ipH, tipH, userH, trustH, rid = ARGV[13], ARGV[14], ARGV[15], ARGV[16], ARGV[17], ARGV[18] .. '.' .. ARGV[20]
 local inflightRetry = tonumber(ARGV[19])
 local trusted = perPair > 0 and redis.call('EXISTS', P .. 't:' .. trustH) == 1
 local tr = 0
@@ -259,6 +284,7 @@ return {1, tr}
 // only releases.
 var doneScript = redis.NewScript(luaCommon + `
 local outcome, rid, uH, pairH, trustH = ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
+if rid ~= '' then rid = rid .. '.' .. uH end
 local maxPerUser = tonumber(ARGV[15])
 local always = ARGV[16] == '1'
 local held, i = {}, 17
@@ -311,9 +337,23 @@ type redisStore struct {
 
 	// slots bounds the reservations asked of Redis at once: a flood
 	// waits here instead of piling up round trips past the timeout.
-	slots   chan struct{}
-	outbox  chan outcome // outcomes (and Seen refreshes) to send
-	pending atomic.Int64 // in outbox or being sent
+	slots  chan struct{}
+	outbox chan outcome // outcomes (Done) to send
+	// direct bounds the outcomes Done delivers itself, the outbox being
+	// full: a flood's own requests wait for its outcomes to land.
+	direct chan struct{}
+	// aside holds outcomes the senders could not deliver yet (Redis
+	// away, or slow past their tries), sent again when it answers.
+	asideMu sync.Mutex
+	aside   []outcome
+	pending atomic.Int64 // outcomes and refreshes not yet sent
+
+	// Seen refreshes, coalesced per pair: trust key hash → user hash.
+	seenMu   sync.Mutex
+	seenQ    map[string]string
+	seenLast map[string]time.Time // when a pair was last queued
+	seenKick chan struct{}
+	seenSent atomic.Uint64 // refreshes sent (tests)
 
 	closing atomic.Bool
 	stop    chan struct{}
@@ -321,12 +361,13 @@ type redisStore struct {
 	closed  sync.Once
 }
 
-// outcome is a call for the senders: a Done or a Seen.
+// outcome is a Done for the senders.
 type outcome struct {
-	script *redis.Script
-	args   []any     // after common's
+	args   []any     // doneScript's, after common's
 	at     time.Time // decided at
 	fail   bool      // a failure: pointless once the window has forgotten it
+	held   bool      // Redis may hold its reservation: never dropped
+	rounds int       // times set aside after failed tries
 }
 
 // quiet drops go-redis's own log lines (one per failed dial, every
@@ -362,8 +403,9 @@ func openRedis(t *Throttle, c RedisConfig, log *slog.Logger) (*redisStore, error
 		// process, not from a second wait.
 		MaxRetries: -1,
 		// A connection for every call that may be in flight: the
-		// reservations, the senders and the probe.
-		PoolSize:        slots + senders + 1,
+		// reservations, the outcomes Done delivers itself, the senders,
+		// the refresher and the probe.
+		PoolSize:        2*slots + senders + 2,
 		MinIdleConns:    1,
 		DisableIdentity: true,
 	}
@@ -382,6 +424,8 @@ func openRedis(t *Throttle, c RedisConfig, log *slog.Logger) (*redisStore, error
 		t: t, rdb: redis.NewClient(opt), addr: c.Address, prefix: c.KeyPrefix, key: key,
 		timeout: c.Timeout.D(), log: log, stop: make(chan struct{}),
 		slots: make(chan struct{}, slots), outbox: make(chan outcome, outboxSize),
+		direct: make(chan struct{}, slots), seenQ: make(map[string]string), seenLast: make(map[string]time.Time),
+		seenKick: make(chan struct{}, 1),
 	}
 	err = s.probe()
 	if err == nil {
@@ -395,8 +439,10 @@ func openRedis(t *Throttle, c RedisConfig, log *slog.Logger) (*redisStore, error
 	} else {
 		s.up.Store(true)
 	}
-	s.loop.Add(1 + senders)
+	s.loop.Add(3 + senders)
 	go s.watch()
+	go s.refresh()
+	go s.retry()
 	for range senders {
 		go s.send()
 	}
@@ -551,7 +597,10 @@ func (s *redisStore) close() error {
 	return err
 }
 
-// enqueue hands o to the senders; a full outbox drops it (counted).
+// enqueue hands o to the senders. A full outbox never drops a
+// reservation's outcome: with Redis up, the caller delivers it itself
+// (waiting its turn among the slots' worth doing so), else it is set
+// aside for Redis's return.
 func (s *redisStore) enqueue(o outcome) {
 	if s.closing.Load() {
 		return
@@ -559,10 +608,38 @@ func (s *redisStore) enqueue(o outcome) {
 	s.pending.Add(1)
 	select {
 	case s.outbox <- o:
+		return
 	default:
+	}
+	if s.up.Load() {
+		select {
+		case s.direct <- struct{}{}:
+		case <-s.stop:
+			s.pending.Add(-1)
+			return
+		}
+		done := s.deliver(&o)
+		<-s.direct
+		if done {
+			s.pending.Add(-1)
+			return
+		}
+	}
+	s.setAside(o)
+}
+
+// setAside keeps o for retry. Outcomes Redis holds no reservation for
+// (decided here while it was away) are dropped past a bound, counted:
+// the replica's own table keeps them.
+func (s *redisStore) setAside(o outcome) {
+	s.asideMu.Lock()
+	defer s.asideMu.Unlock()
+	if !o.held && len(s.aside) >= outboxSize {
 		s.pending.Add(-1)
 		s.errs.Add(1)
+		return
 	}
+	s.aside = append(s.aside, o)
 }
 
 // send delivers the outbox, one call at a time.
@@ -573,39 +650,141 @@ func (s *redisStore) send() {
 		case <-s.stop:
 			return
 		case o := <-s.outbox:
-			s.deliver(o)
+			if !s.deliver(&o) {
+				s.setAside(o)
+				continue
+			}
 			s.pending.Add(-1)
 		}
 	}
 }
 
-// deliver sends o, waiting out an outage: outcomes decided meanwhile
-// reach the shared state when Redis returns. It gives up after a few
-// failures with Redis up (a reservation's lease then counts it as a
-// failure), on a failure the window has forgotten, and at Close.
-func (s *redisStore) deliver(o outcome) {
-	for tries := 0; tries < downAfter; {
+// retry hands the outcomes set aside back to the senders while Redis is
+// up.
+func (s *redisStore) retry() {
+	defer s.loop.Done()
+	tick := time.NewTicker(pingEvery / 10)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
 		if !s.up.Load() {
-			select {
-			case <-s.stop:
-				return
-			case <-time.After(pingEvery / 10):
-			}
 			continue
+		}
+		s.asideMu.Lock()
+		batch := s.aside
+		s.aside = nil
+		s.asideMu.Unlock()
+		for i, o := range batch {
+			select {
+			case s.outbox <- o:
+			case <-s.stop:
+				s.asideMu.Lock()
+				s.aside = append(s.aside, batch[i:]...)
+				s.asideMu.Unlock()
+				return
+			}
+		}
+	}
+}
+
+// maxRounds bounds how often an outcome is set aside after failed tries
+// with Redis up: one that Redis keeps refusing is a bug, not an outage.
+const maxRounds = 100
+
+// deliver sends o: true when it landed or is pointless (a failure the
+// window has forgotten), false when it should wait for Redis (away, or
+// failing). Gives up on o (true) at Close and after maxRounds.
+func (s *redisStore) deliver(o *outcome) bool {
+	for tries := 0; tries < downAfter; tries++ {
+		if !s.up.Load() || s.closing.Load() {
+			return s.closing.Load()
 		}
 		now := s.t.now()
 		if o.fail && now.Sub(o.at) >= s.t.window {
-			return
+			return true
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-		err := o.script.Run(ctx, s.rdb, nil, append(s.t.common(now), o.args...)...).Err()
+		err := doneScript.Run(ctx, s.rdb, nil, append(s.t.common(now), o.args...)...).Err()
 		cancel()
 		if err == nil {
 			s.answered()
-			return
+			return true
 		}
 		s.failed(err)
-		tries++
+	}
+	if o.rounds++; o.rounds >= maxRounds {
+		s.errs.Add(1)
+		return true
+	}
+	return false
+}
+
+// seen queues a refresh of a trusted pair, at most one per pair waiting
+// and one per seenEvery; past seenQueueSize it is dropped.
+func (s *redisStore) seen(userH, trustH string, now time.Time) {
+	if s.closing.Load() {
+		return
+	}
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	if _, ok := s.seenQ[trustH]; ok || len(s.seenQ) >= seenQueueSize {
+		return
+	}
+	if last, ok := s.seenLast[trustH]; ok && now.Sub(last) < seenEvery && !now.Before(last) {
+		return
+	}
+	if len(s.seenLast) >= seenQueueSize {
+		clear(s.seenLast) // a coarse bound: at worst a pair is refreshed early
+	}
+	s.seenLast[trustH] = now
+	s.seenQ[trustH] = userH
+	s.pending.Add(1)
+	select {
+	case s.seenKick <- struct{}{}:
+	default:
+	}
+}
+
+// refresh sends the queued Seen refreshes, one call at a time; a
+// refresh that fails is dropped (the pair stays trusted here).
+func (s *redisStore) refresh() {
+	defer s.loop.Done()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.seenKick:
+		}
+		for {
+			s.seenMu.Lock()
+			var tH, uH string
+			for tH, uH = range s.seenQ {
+				break
+			}
+			if tH != "" {
+				delete(s.seenQ, tH)
+			}
+			s.seenMu.Unlock()
+			if tH == "" {
+				break
+			}
+			if s.up.Load() && !s.closing.Load() {
+				ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+				err := seenScript.Run(ctx, s.rdb, nil, append(s.t.common(s.t.now()), uH, tH, maxTrustedPerUser)...).Err()
+				cancel()
+				if err == nil {
+					s.answered()
+					s.seenSent.Add(1)
+				} else {
+					s.failed(err)
+				}
+			}
+			s.pending.Add(-1)
+		}
 	}
 }
 
@@ -713,7 +892,7 @@ func (t *Throttle) reserveShared(user, ip string) (r *Reservation, ok bool, retr
 	rand.Read(id[:])
 	h = t.hold(user, ip, base64.RawURLEncoding.EncodeToString(id[:]), false)
 	args := append(t.common(now), t.perPair, t.perIP, t.perUser,
-		h.pair, h.ip, h.other, h.user, h.trust, h.rid, inflightRetry.Milliseconds())
+		h.pair, h.ip, h.other, h.user, h.trust, h.rid, inflightRetry.Milliseconds(), h.exact)
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	res, err := reserveScript.Run(ctx, s.rdb, nil, args...).Slice()
@@ -792,15 +971,14 @@ func (t *Throttle) tell(h *sharedHold, o Outcome, always bool) {
 	if always && h.rid != "" && t.perIP > 0 {
 		args = append(args, h.other, 0, 0) // which bucket Redis chose is unknown
 	}
-	t.store.enqueue(outcome{script: doneScript, args: args, at: t.now(), fail: o == Failure})
+	t.store.enqueue(outcome{args: args, at: t.now(), fail: o == Failure, held: h.rid != ""})
 }
 
 // seenShared refreshes a trusted pair in Redis, off the request's path:
 // the cached path never waits on Redis.
 func (t *Throttle) seenShared(user, ip string) {
 	s := t.store
-	s.enqueue(outcome{script: seenScript, at: t.now(),
-		args: []any{s.h(exactUserKey(user)), s.h(t.trustKey(user, ip)), maxTrustedPerUser}})
+	s.seen(s.h(exactUserKey(user)), s.h(t.trustKey(user, ip)), t.now())
 }
 
 // record applies an outcome the shared store decided to this process's
