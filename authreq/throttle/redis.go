@@ -828,6 +828,11 @@ func (t *Throttle) hold(user, ip, rid string, trusted bool) *sharedHold {
 	return h
 }
 
+// strangerFor is how long a replica remembers that Redis refused a pair
+// for its address's failures, not knowing it as trusted: a pair trusted
+// since (a success or cache hit on another replica) waits at most this.
+const strangerFor = time.Second
+
 // ScopeBusy refuses a cold check that waited its timeout for a free call
 // to the shared store: the replica has its maximum of reservations in
 // flight there (a flood). Deciding it alone instead would hand a flood's
@@ -843,39 +848,30 @@ func (t *Throttle) reserveShared(user, ip string) (r *Reservation, ok bool, retr
 	pk, tk, ik := t.pairKey(user, ip), t.trustKey(user, ip), t.ipKey(ip)
 	// A refusal this replica had from Redis holds without asking again:
 	// a flood from a few addresses costs Redis nothing once refused.
-	// An address's refusal does not bind a pair that Redis may know as
-	// trusted (a success on another replica), so one check at a time
-	// past it still asks.
+	// An address's refusal binds only the pairs Redis itself refused
+	// there as strangers (within strangerFor): any other may be trusted
+	// there by a success on another replica, and others' failures at an
+	// address never lock out the users trusted there.
 	t.mu.Lock()
 	trusted := t.perPair > 0 && t.isTrusted(tk, now)
 	if trusted {
 		ik = t.trustedIPKey(ip)
 	}
-	var probe *counter
 	for _, c := range []struct{ key, scope string }{{pk, ScopeUserIP}, {ik, ScopeIP}} {
 		e := t.entries[c.key]
 		if e == nil || !now.Before(e.shared) {
 			continue
 		}
-		retry := e.shared.Sub(now)
 		if c.scope == ScopeIP && !trusted {
-			if !e.probing {
-				e.probing, probe = true, e
+			if p := t.entries[pk]; p == nil || !now.Before(p.stranger) {
 				continue
 			}
-			retry = min(retry, inflightRetry)
 		}
+		retry := e.shared.Sub(now)
 		t.mu.Unlock()
 		return nil, false, retry, c.scope, nil, true
 	}
 	t.mu.Unlock()
-	if probe != nil {
-		defer func() {
-			t.mu.Lock()
-			probe.probing = false
-			t.mu.Unlock()
-		}()
-	}
 
 	wait, cancel := context.WithTimeout(context.Background(), s.timeout)
 	select {
@@ -916,7 +912,7 @@ func (t *Throttle) reserveShared(user, ip string) (r *Reservation, ok bool, retr
 	sc, _ := res[2].(string)
 	retry = time.Duration(ms) * time.Millisecond
 	if sc == ScopeUserIP || sc == ScopeIP {
-		key := t.pairKey(user, ip)
+		key := pk
 		if sc == ScopeIP {
 			key = t.ipKey(ip)
 			if tr == 1 {
@@ -926,6 +922,10 @@ func (t *Throttle) reserveShared(user, ip string) (r *Reservation, ok bool, retr
 		t.mu.Lock()
 		e := t.get(key, true)
 		e.shared = later(e.shared, now.Add(retry))
+		if sc == ScopeIP && tr == 0 {
+			p := t.get(pk, true)
+			p.stranger = later(p.stranger, now.Add(min(retry, strangerFor)))
+		}
 		t.mu.Unlock()
 	}
 	return nil, false, retry, sc, nil, true
