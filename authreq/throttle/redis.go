@@ -240,7 +240,7 @@ end
 `
 
 // reserveScript is Reserve's decision (see throttle.go). Answers
-// {0, retry ms, scope, trusted} or {1, trusted}.
+// {0, retry ms, scope, trusted} or {1, trusted, pair counter empty}.
 var reserveScript = redis.NewScript(luaCommon + `
 local perPair, perIP, perUser = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
 local pairH, ipH, tipH, userH, trustH, rid = ARGV[13], ARGV[14], ARGV[15], ARGV[16], ARGV[17], ARGV[18] .. '.' .. ARGV[20]
@@ -273,7 +273,9 @@ for _, c in ipairs({{pairH, perPair}, {ipH, perIP}, {userH, perUser}}) do
     redis.call('PEXPIRE', f, lease + ttl)
   end
 end
-return {1, tr}
+local empty = 0
+if perPair > 0 and not load(pairH) then empty = 1 end
+return {1, tr, empty}
 `)
 
 // doneScript is Done: releases the reservation rid and records its
@@ -367,6 +369,7 @@ type outcome struct {
 	at     time.Time // decided at
 	fail   bool      // a failure: pointless once the window has forgotten it
 	held   bool      // Redis may hold its reservation: never dropped
+	pair   string    // the pair's key in this process's table
 	rounds int       // times set aside after failed tries
 }
 
@@ -603,6 +606,7 @@ func (s *redisStore) close() error {
 // aside for Redis's return.
 func (s *redisStore) enqueue(o outcome) {
 	if s.closing.Load() {
+		s.t.sent(o.pair)
 		return
 	}
 	s.pending.Add(1)
@@ -615,17 +619,23 @@ func (s *redisStore) enqueue(o outcome) {
 		select {
 		case s.direct <- struct{}{}:
 		case <-s.stop:
-			s.pending.Add(-1)
+			s.finish(&o)
 			return
 		}
 		done := s.deliver(&o)
 		<-s.direct
 		if done {
-			s.pending.Add(-1)
+			s.finish(&o)
 			return
 		}
 	}
 	s.setAside(o)
+}
+
+// finish ends o's wait: it landed, or never will.
+func (s *redisStore) finish(o *outcome) {
+	s.pending.Add(-1)
+	s.t.sent(o.pair)
 }
 
 // setAside keeps o for retry. Outcomes Redis holds no reservation for
@@ -635,7 +645,7 @@ func (s *redisStore) setAside(o outcome) {
 	s.asideMu.Lock()
 	defer s.asideMu.Unlock()
 	if !o.held && len(s.aside) >= outboxSize {
-		s.pending.Add(-1)
+		s.finish(&o)
 		s.errs.Add(1)
 		return
 	}
@@ -654,7 +664,7 @@ func (s *redisStore) send() {
 				s.setAside(o)
 				continue
 			}
-			s.pending.Add(-1)
+			s.finish(&o)
 		}
 	}
 }
@@ -859,7 +869,18 @@ func (t *Throttle) reserveShared(user, ip string) (r *Reservation, ok bool, retr
 	}
 	for _, c := range []struct{ key, scope string }{{pk, ScopeUserIP}, {ik, ScopeIP}} {
 		e := t.entries[c.key]
-		if e == nil || !now.Before(e.shared) {
+		if e == nil {
+			continue
+		}
+		until := e.shared
+		if c.scope == ScopeUserIP && e.unsent > 0 {
+			// Failures this replica has not told Redis yet (decided
+			// here while it was slow or away): this table's backoff
+			// binds too, so that each replica never exceeds its own
+			// budget, whatever Redis has heard so far.
+			until = later(until, e.until)
+		}
+		if !now.Before(until) {
 			continue
 		}
 		if c.scope == ScopeIP && !trusted {
@@ -867,7 +888,7 @@ func (t *Throttle) reserveShared(user, ip string) (r *Reservation, ok bool, retr
 				continue
 			}
 		}
-		retry := e.shared.Sub(now)
+		retry := until.Sub(now)
 		t.mu.Unlock()
 		return nil, false, retry, c.scope, nil, true
 	}
@@ -892,7 +913,7 @@ func (t *Throttle) reserveShared(user, ip string) (r *Reservation, ok bool, retr
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	res, err := reserveScript.Run(ctx, s.rdb, nil, args...).Slice()
-	if err == nil && len(res) != 4 && len(res) != 2 {
+	if err == nil && len(res) != 4 && len(res) != 3 {
 		err = fmt.Errorf("reserve script answered %v", res)
 	}
 	if err != nil {
@@ -902,10 +923,16 @@ func (t *Throttle) reserveShared(user, ip string) (r *Reservation, ok bool, retr
 	s.answered()
 	n, _ := res[0].(int64)
 	tr, _ := res[len(res)-1].(int64)
+	if n == 1 {
+		tr, _ = res[1].(int64)
+	}
 	if tr == 1 {
 		h.ip, h.other = h.other, h.ip
 	}
 	if n == 1 {
+		if empty, _ := res[2].(int64); empty == 1 {
+			t.reconcile(pk)
+		}
 		return &Reservation{t: t, sh: h}, true, 0, "", nil, true
 	}
 	ms, _ := res[1].(int64)
@@ -971,7 +998,14 @@ func (t *Throttle) tell(h *sharedHold, o Outcome, always bool) {
 	if always && h.rid != "" && t.perIP > 0 {
 		args = append(args, h.other, 0, 0) // which bucket Redis chose is unknown
 	}
-	t.store.enqueue(outcome{args: args, at: t.now(), fail: o == Failure, held: h.rid != ""})
+	pk := t.pairKey(h.name, h.addr)
+	if t.store.closing.Load() {
+		return
+	}
+	t.mu.Lock()
+	t.get(pk, true).unsent++
+	t.mu.Unlock()
+	t.store.enqueue(outcome{args: args, at: t.now(), fail: o == Failure, held: h.rid != "", pair: pk})
 }
 
 // seenShared refreshes a trusted pair in Redis, off the request's path:
@@ -979,6 +1013,26 @@ func (t *Throttle) tell(h *sharedHold, o Outcome, always bool) {
 func (t *Throttle) seenShared(user, ip string) {
 	s := t.store
 	s.seen(s.h(exactUserKey(user)), s.h(t.trustKey(user, ip)), t.now())
+}
+
+// sent notes that an outcome on pair pk reached Redis (or never will).
+func (t *Throttle) sent(pk string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.entries[pk]; e != nil && e.unsent > 0 {
+		e.unsent--
+	}
+}
+
+// reconcile forgets this process's failures on pair pk when Redis, which
+// has heard all of them, holds none: a success on another replica reset
+// the pair, and this table must not refuse what the deployment allows.
+func (t *Throttle) reconcile(pk string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.entries[pk]; e != nil && e.unsent == 0 {
+		e.prev, e.cur, e.strikes, e.until, e.by = 0, 0, 0, time.Time{}, ""
+	}
 }
 
 // record applies an outcome the shared store decided to this process's

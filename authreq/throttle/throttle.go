@@ -82,10 +82,12 @@ type counter struct {
 	// stranger, on a pair's counter: until then the shared store's
 	// refusal of the pair's address binds it (see reserveShared).
 	stranger time.Time
+	// unsent: outcomes on this pair on their way to the shared store.
+	unsent int
 }
 
 func (e *counter) empty() bool {
-	return e.prev == 0 && e.cur == 0 && e.strikes == 0 && e.until.IsZero() && e.shared.IsZero() && e.stranger.IsZero()
+	return e.prev == 0 && e.cur == 0 && e.strikes == 0 && e.until.IsZero() && e.shared.IsZero() && e.stranger.IsZero() && e.unsent == 0
 }
 
 type trust struct {
