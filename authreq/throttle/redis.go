@@ -341,6 +341,10 @@ type redisStore struct {
 	// waits here instead of piling up round trips past the timeout.
 	slots  chan struct{}
 	outbox chan outcome // outcomes (Done) to send
+	// urgent holds successes, sent before any failure: a flood of
+	// failures must not keep a user's own logins in flight (counted
+	// against her pair) behind it.
+	urgent chan outcome
 	// direct bounds the outcomes Done delivers itself, the outbox being
 	// full: a flood's own requests wait for its outcomes to land.
 	direct chan struct{}
@@ -368,6 +372,7 @@ type outcome struct {
 	args   []any     // doneScript's, after common's
 	at     time.Time // decided at
 	fail   bool      // a failure: pointless once the window has forgotten it
+	ok     bool      // a success
 	held   bool      // Redis may hold its reservation: never dropped
 	pair   string    // the pair's key in this process's table
 	rounds int       // times set aside after failed tries
@@ -426,7 +431,7 @@ func openRedis(t *Throttle, c RedisConfig, log *slog.Logger) (*redisStore, error
 	s := &redisStore{
 		t: t, rdb: redis.NewClient(opt), addr: c.Address, prefix: c.KeyPrefix, key: key,
 		timeout: c.Timeout.D(), log: log, stop: make(chan struct{}),
-		slots: make(chan struct{}, slots), outbox: make(chan outcome, outboxSize),
+		slots: make(chan struct{}, slots), outbox: make(chan outcome, outboxSize), urgent: make(chan outcome, outboxSize),
 		direct: make(chan struct{}, slots), seenQ: make(map[string]string), seenLast: make(map[string]time.Time),
 		seenKick: make(chan struct{}, 1),
 	}
@@ -610,8 +615,12 @@ func (s *redisStore) enqueue(o outcome) {
 		return
 	}
 	s.pending.Add(1)
+	q := s.outbox
+	if o.ok {
+		q = s.urgent
+	}
 	select {
-	case s.outbox <- o:
+	case q <- o:
 		return
 	default:
 	}
@@ -652,20 +661,26 @@ func (s *redisStore) setAside(o outcome) {
 	s.aside = append(s.aside, o)
 }
 
-// send delivers the outbox, one call at a time.
+// send delivers the outcomes, one call at a time, successes first.
 func (s *redisStore) send() {
 	defer s.loop.Done()
 	for {
+		var o outcome
 		select {
-		case <-s.stop:
-			return
-		case o := <-s.outbox:
-			if !s.deliver(&o) {
-				s.setAside(o)
-				continue
+		case o = <-s.urgent:
+		default:
+			select {
+			case <-s.stop:
+				return
+			case o = <-s.urgent:
+			case o = <-s.outbox:
 			}
-			s.finish(&o)
 		}
+		if !s.deliver(&o) {
+			s.setAside(o)
+			continue
+		}
+		s.finish(&o)
 	}
 }
 
@@ -1005,7 +1020,7 @@ func (t *Throttle) tell(h *sharedHold, o Outcome, always bool) {
 	t.mu.Lock()
 	t.get(pk, true).unsent++
 	t.mu.Unlock()
-	t.store.enqueue(outcome{args: args, at: t.now(), fail: o == Failure, held: h.rid != "", pair: pk})
+	t.store.enqueue(outcome{args: args, at: t.now(), fail: o == Failure, ok: o == Success, held: h.rid != "", pair: pk})
 }
 
 // seenShared refreshes a trusted pair in Redis, off the request's path:
