@@ -72,11 +72,26 @@ const pingEvery = time.Second
 // slow is the probe's to judge, on a connection that is open and idle.
 const downAfter = 3
 
-// outboxSize bounds the outcomes waiting to be sent (during an outage,
-// replayed when Redis returns). Past it an outcome is dropped: its
-// reservation's lease counts it as a failure, and a check decided here
-// stays counted here.
+// outboxSize is how many outcomes wait for the senders before Done
+// delivers its own in the caller (with Redis up) or sets it aside for
+// Redis's return (with Redis away). A reservation's outcome is never
+// dropped: a dropped success would count as a failure once its lease
+// ended, and a flood could make a victim's logins lock her out. Only
+// the outcomes of checks Redis never held (decided here during an
+// outage) are dropped past twice this, counted: they stay counted here.
 const outboxSize = 4096
+
+// seenQueueSize bounds the trusted pairs waiting to be refreshed in
+// Redis; past it a refresh is dropped (the pair is trusted here, and its
+// next success or refresh tells Redis). Refreshes never share a queue
+// with outcomes: cache hits cost no password check, so they come faster
+// than any outcome.
+const seenQueueSize = 4096
+
+// seenEvery is how often one pair's refresh goes to Redis at most: a
+// user cycling cached credentials over more addresses than the fast map
+// keeps for her must not turn every cache hit into a Redis call.
+const seenEvery = time.Minute
 
 // senders is how many outcome calls a replica has in flight at most.
 const senders = 4
@@ -161,14 +176,24 @@ local function save(h, e)
 end
 
 -- harvest counts as failures the reservations on h whose lease ended
--- without an outcome, and answers how many are still in flight.
+-- without an outcome, and answers how many are still in flight. A
+-- reservation is "id.name": a pair's failure is counted under the exact
+-- name the reservation was made for, so that a lost outcome does not
+-- make the pair unresettable by its owner's next success.
 local function harvest(h, bound, block, pair)
   local f = P .. 'f:' .. h
-  local gone = redis.call('ZREMRANGEBYSCORE', f, '-inf', int(now))
-  if gone > 0 and bound > 0 then
-    local e = load(h) or fresh()
-    for _ = 1, gone do fail(e, bound, block, pair and '*' or nil) end
-    save(h, e)
+  local gone = redis.call('ZRANGEBYSCORE', f, '-inf', int(now), 'LIMIT', 0, 512)
+  if #gone > 0 then
+    redis.call('ZREM', f, unpack(gone))
+    if bound > 0 then
+      local e = load(h) or fresh()
+      for _, m in ipairs(gone) do
+        local name = nil
+        if pair then name = string.match(m, '^[^.]*%.(.+)$') end
+        fail(e, bound, block, name)
+      end
+      save(h, e)
+    end
   end
   return redis.call('ZCARD', f)
 end
@@ -215,10 +240,10 @@ end
 `
 
 // reserveScript is Reserve's decision (see throttle.go). Answers
-// {0, retry ms, scope, trusted} or {1, trusted}.
+// {0, retry ms, scope, trusted} or {1, trusted, pair counter empty}.
 var reserveScript = redis.NewScript(luaCommon + `
 local perPair, perIP, perUser = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
-local pairH, ipH, tipH, userH, trustH, rid = ARGV[13], ARGV[14], ARGV[15], ARGV[16], ARGV[17], ARGV[18]
+local pairH, ipH, tipH, userH, trustH, rid = ARGV[13], ARGV[14], ARGV[15], ARGV[16], ARGV[17], ARGV[18] .. '.' .. ARGV[20]
 local inflightRetry = tonumber(ARGV[19])
 local trusted = perPair > 0 and redis.call('EXISTS', P .. 't:' .. trustH) == 1
 local tr = 0
@@ -248,7 +273,9 @@ for _, c in ipairs({{pairH, perPair}, {ipH, perIP}, {userH, perUser}}) do
     redis.call('PEXPIRE', f, lease + ttl)
   end
 end
-return {1, tr}
+local empty = 0
+if perPair > 0 and not load(pairH) then empty = 1 end
+return {1, tr, empty}
 `)
 
 // doneScript is Done: releases the reservation rid and records its
@@ -259,6 +286,7 @@ return {1, tr}
 // only releases.
 var doneScript = redis.NewScript(luaCommon + `
 local outcome, rid, uH, pairH, trustH = ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
+if rid ~= '' then rid = rid .. '.' .. uH end
 local maxPerUser = tonumber(ARGV[15])
 local always = ARGV[16] == '1'
 local held, i = {}, 17
@@ -311,9 +339,27 @@ type redisStore struct {
 
 	// slots bounds the reservations asked of Redis at once: a flood
 	// waits here instead of piling up round trips past the timeout.
-	slots   chan struct{}
-	outbox  chan outcome // outcomes (and Seen refreshes) to send
-	pending atomic.Int64 // in outbox or being sent
+	slots  chan struct{}
+	outbox chan outcome // outcomes (Done) to send
+	// urgent holds successes, sent before any failure: a flood of
+	// failures must not keep a user's own logins in flight (counted
+	// against her pair) behind it.
+	urgent chan outcome
+	// direct bounds the outcomes Done delivers itself, the outbox being
+	// full: a flood's own requests wait for its outcomes to land.
+	direct chan struct{}
+	// aside holds outcomes the senders could not deliver yet (Redis
+	// away, or slow past their tries), sent again when it answers.
+	asideMu sync.Mutex
+	aside   []outcome
+	pending atomic.Int64 // outcomes and refreshes not yet sent
+
+	// Seen refreshes, coalesced per pair: trust key hash → user hash.
+	seenMu   sync.Mutex
+	seenQ    map[string]string
+	seenLast map[string]time.Time // when a pair was last queued
+	seenKick chan struct{}
+	seenSent atomic.Uint64 // refreshes sent (tests)
 
 	closing atomic.Bool
 	stop    chan struct{}
@@ -321,12 +367,15 @@ type redisStore struct {
 	closed  sync.Once
 }
 
-// outcome is a call for the senders: a Done or a Seen.
+// outcome is a Done for the senders.
 type outcome struct {
-	script *redis.Script
-	args   []any     // after common's
+	args   []any     // doneScript's, after common's
 	at     time.Time // decided at
 	fail   bool      // a failure: pointless once the window has forgotten it
+	ok     bool      // a success
+	held   bool      // Redis may hold its reservation: never dropped
+	pair   string    // the pair's key in this process's table
+	rounds int       // times set aside after failed tries
 }
 
 // quiet drops go-redis's own log lines (one per failed dial, every
@@ -362,8 +411,9 @@ func openRedis(t *Throttle, c RedisConfig, log *slog.Logger) (*redisStore, error
 		// process, not from a second wait.
 		MaxRetries: -1,
 		// A connection for every call that may be in flight: the
-		// reservations, the senders and the probe.
-		PoolSize:        slots + senders + 1,
+		// reservations, the outcomes Done delivers itself, the senders,
+		// the refresher and the probe.
+		PoolSize:        2*slots + senders + 2,
 		MinIdleConns:    1,
 		DisableIdentity: true,
 	}
@@ -381,7 +431,9 @@ func openRedis(t *Throttle, c RedisConfig, log *slog.Logger) (*redisStore, error
 	s := &redisStore{
 		t: t, rdb: redis.NewClient(opt), addr: c.Address, prefix: c.KeyPrefix, key: key,
 		timeout: c.Timeout.D(), log: log, stop: make(chan struct{}),
-		slots: make(chan struct{}, slots), outbox: make(chan outcome, outboxSize),
+		slots: make(chan struct{}, slots), outbox: make(chan outcome, outboxSize), urgent: make(chan outcome, outboxSize),
+		direct: make(chan struct{}, slots), seenQ: make(map[string]string), seenLast: make(map[string]time.Time),
+		seenKick: make(chan struct{}, 1),
 	}
 	err = s.probe()
 	if err == nil {
@@ -395,8 +447,10 @@ func openRedis(t *Throttle, c RedisConfig, log *slog.Logger) (*redisStore, error
 	} else {
 		s.up.Store(true)
 	}
-	s.loop.Add(1 + senders)
+	s.loop.Add(3 + senders)
 	go s.watch()
+	go s.refresh()
+	go s.retry()
 	for range senders {
 		go s.send()
 	}
@@ -551,61 +605,211 @@ func (s *redisStore) close() error {
 	return err
 }
 
-// enqueue hands o to the senders; a full outbox drops it (counted).
+// enqueue hands o to the senders. A full outbox never drops a
+// reservation's outcome: with Redis up, the caller delivers it itself
+// (waiting its turn among the slots' worth doing so), else it is set
+// aside for Redis's return.
 func (s *redisStore) enqueue(o outcome) {
 	if s.closing.Load() {
+		s.t.sent(o.pair)
 		return
 	}
 	s.pending.Add(1)
+	q := s.outbox
+	if o.ok {
+		q = s.urgent
+	}
 	select {
-	case s.outbox <- o:
+	case q <- o:
+		return
 	default:
-		s.pending.Add(-1)
+	}
+	if s.up.Load() {
+		select {
+		case s.direct <- struct{}{}:
+		case <-s.stop:
+			s.finish(&o)
+			return
+		}
+		done := s.deliver(&o)
+		<-s.direct
+		if done {
+			s.finish(&o)
+			return
+		}
+	}
+	s.setAside(o)
+}
+
+// finish ends o's wait: it landed, or never will.
+func (s *redisStore) finish(o *outcome) {
+	s.pending.Add(-1)
+	s.t.sent(o.pair)
+}
+
+// setAside keeps o for retry. Outcomes Redis holds no reservation for
+// (decided here while it was away) are dropped past a bound, counted:
+// the replica's own table keeps them.
+func (s *redisStore) setAside(o outcome) {
+	s.asideMu.Lock()
+	defer s.asideMu.Unlock()
+	if !o.held && len(s.aside) >= outboxSize {
+		s.finish(&o)
 		s.errs.Add(1)
+		return
+	}
+	s.aside = append(s.aside, o)
+}
+
+// send delivers the outcomes, one call at a time, successes first.
+func (s *redisStore) send() {
+	defer s.loop.Done()
+	for {
+		var o outcome
+		select {
+		case o = <-s.urgent:
+		default:
+			select {
+			case <-s.stop:
+				return
+			case o = <-s.urgent:
+			case o = <-s.outbox:
+			}
+		}
+		if !s.deliver(&o) {
+			s.setAside(o)
+			continue
+		}
+		s.finish(&o)
 	}
 }
 
-// send delivers the outbox, one call at a time.
-func (s *redisStore) send() {
+// retry hands the outcomes set aside back to the senders while Redis is
+// up.
+func (s *redisStore) retry() {
+	defer s.loop.Done()
+	tick := time.NewTicker(pingEvery / 10)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-tick.C:
+		}
+		if !s.up.Load() {
+			continue
+		}
+		s.asideMu.Lock()
+		batch := s.aside
+		s.aside = nil
+		s.asideMu.Unlock()
+		for i, o := range batch {
+			select {
+			case s.outbox <- o:
+			case <-s.stop:
+				s.asideMu.Lock()
+				s.aside = append(s.aside, batch[i:]...)
+				s.asideMu.Unlock()
+				return
+			}
+		}
+	}
+}
+
+// maxRounds bounds how often an outcome is set aside after failed tries
+// with Redis up: one that Redis keeps refusing is a bug, not an outage.
+const maxRounds = 100
+
+// deliver sends o: true when it landed or is pointless (a failure the
+// window has forgotten), false when it should wait for Redis (away, or
+// failing). Gives up on o (true) at Close and after maxRounds.
+func (s *redisStore) deliver(o *outcome) bool {
+	for tries := 0; tries < downAfter; tries++ {
+		if !s.up.Load() || s.closing.Load() {
+			return s.closing.Load()
+		}
+		now := s.t.now()
+		if o.fail && now.Sub(o.at) >= s.t.window {
+			return true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+		err := doneScript.Run(ctx, s.rdb, nil, append(s.t.common(now), o.args...)...).Err()
+		cancel()
+		if err == nil {
+			s.answered()
+			return true
+		}
+		s.failed(err)
+	}
+	if o.rounds++; o.rounds >= maxRounds {
+		s.errs.Add(1)
+		return true
+	}
+	return false
+}
+
+// seen queues a refresh of a trusted pair, at most one per pair waiting
+// and one per seenEvery; past seenQueueSize it is dropped.
+func (s *redisStore) seen(userH, trustH string, now time.Time) {
+	if s.closing.Load() {
+		return
+	}
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	if _, ok := s.seenQ[trustH]; ok || len(s.seenQ) >= seenQueueSize {
+		return
+	}
+	if last, ok := s.seenLast[trustH]; ok && now.Sub(last) < seenEvery && !now.Before(last) {
+		return
+	}
+	if len(s.seenLast) >= seenQueueSize {
+		clear(s.seenLast) // a coarse bound: at worst a pair is refreshed early
+	}
+	s.seenLast[trustH] = now
+	s.seenQ[trustH] = userH
+	s.pending.Add(1)
+	select {
+	case s.seenKick <- struct{}{}:
+	default:
+	}
+}
+
+// refresh sends the queued Seen refreshes, one call at a time; a
+// refresh that fails is dropped (the pair stays trusted here).
+func (s *redisStore) refresh() {
 	defer s.loop.Done()
 	for {
 		select {
 		case <-s.stop:
 			return
-		case o := <-s.outbox:
-			s.deliver(o)
+		case <-s.seenKick:
+		}
+		for {
+			s.seenMu.Lock()
+			var tH, uH string
+			for tH, uH = range s.seenQ {
+				break
+			}
+			if tH != "" {
+				delete(s.seenQ, tH)
+			}
+			s.seenMu.Unlock()
+			if tH == "" {
+				break
+			}
+			if s.up.Load() && !s.closing.Load() {
+				ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+				err := seenScript.Run(ctx, s.rdb, nil, append(s.t.common(s.t.now()), uH, tH, maxTrustedPerUser)...).Err()
+				cancel()
+				if err == nil {
+					s.answered()
+					s.seenSent.Add(1)
+				} else {
+					s.failed(err)
+				}
+			}
 			s.pending.Add(-1)
 		}
-	}
-}
-
-// deliver sends o, waiting out an outage: outcomes decided meanwhile
-// reach the shared state when Redis returns. It gives up after a few
-// failures with Redis up (a reservation's lease then counts it as a
-// failure), on a failure the window has forgotten, and at Close.
-func (s *redisStore) deliver(o outcome) {
-	for tries := 0; tries < downAfter; {
-		if !s.up.Load() {
-			select {
-			case <-s.stop:
-				return
-			case <-time.After(pingEvery / 10):
-			}
-			continue
-		}
-		now := s.t.now()
-		if o.fail && now.Sub(o.at) >= s.t.window {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
-		err := o.script.Run(ctx, s.rdb, nil, append(s.t.common(now), o.args...)...).Err()
-		cancel()
-		if err == nil {
-			s.answered()
-			return
-		}
-		s.failed(err)
-		tries++
 	}
 }
 
@@ -649,6 +853,11 @@ func (t *Throttle) hold(user, ip, rid string, trusted bool) *sharedHold {
 	return h
 }
 
+// strangerFor is how long a replica remembers that Redis refused a pair
+// for its address's failures, not knowing it as trusted: a pair trusted
+// since (a success or cache hit on another replica) waits at most this.
+const strangerFor = time.Second
+
 // ScopeBusy refuses a cold check that waited its timeout for a free call
 // to the shared store: the replica has its maximum of reservations in
 // flight there (a flood). Deciding it alone instead would hand a flood's
@@ -664,39 +873,41 @@ func (t *Throttle) reserveShared(user, ip string) (r *Reservation, ok bool, retr
 	pk, tk, ik := t.pairKey(user, ip), t.trustKey(user, ip), t.ipKey(ip)
 	// A refusal this replica had from Redis holds without asking again:
 	// a flood from a few addresses costs Redis nothing once refused.
-	// An address's refusal does not bind a pair that Redis may know as
-	// trusted (a success on another replica), so one check at a time
-	// past it still asks.
+	// An address's refusal binds only the pairs Redis itself refused
+	// there as strangers (within strangerFor): any other may be trusted
+	// there by a success on another replica, and others' failures at an
+	// address never lock out the users trusted there.
 	t.mu.Lock()
 	trusted := t.perPair > 0 && t.isTrusted(tk, now)
 	if trusted {
 		ik = t.trustedIPKey(ip)
 	}
-	var probe *counter
 	for _, c := range []struct{ key, scope string }{{pk, ScopeUserIP}, {ik, ScopeIP}} {
 		e := t.entries[c.key]
-		if e == nil || !now.Before(e.shared) {
+		if e == nil {
 			continue
 		}
-		retry := e.shared.Sub(now)
+		until := e.shared
+		if c.scope == ScopeUserIP && e.unsent > 0 {
+			// Failures this replica has not told Redis yet (decided
+			// here while it was slow or away): this table's backoff
+			// binds too, so that each replica never exceeds its own
+			// budget, whatever Redis has heard so far.
+			until = later(until, e.until)
+		}
+		if !now.Before(until) {
+			continue
+		}
 		if c.scope == ScopeIP && !trusted {
-			if !e.probing {
-				e.probing, probe = true, e
+			if p := t.entries[pk]; p == nil || !now.Before(p.stranger) {
 				continue
 			}
-			retry = min(retry, inflightRetry)
 		}
+		retry := until.Sub(now)
 		t.mu.Unlock()
 		return nil, false, retry, c.scope, nil, true
 	}
 	t.mu.Unlock()
-	if probe != nil {
-		defer func() {
-			t.mu.Lock()
-			probe.probing = false
-			t.mu.Unlock()
-		}()
-	}
 
 	wait, cancel := context.WithTimeout(context.Background(), s.timeout)
 	select {
@@ -713,11 +924,11 @@ func (t *Throttle) reserveShared(user, ip string) (r *Reservation, ok bool, retr
 	rand.Read(id[:])
 	h = t.hold(user, ip, base64.RawURLEncoding.EncodeToString(id[:]), false)
 	args := append(t.common(now), t.perPair, t.perIP, t.perUser,
-		h.pair, h.ip, h.other, h.user, h.trust, h.rid, inflightRetry.Milliseconds())
+		h.pair, h.ip, h.other, h.user, h.trust, h.rid, inflightRetry.Milliseconds(), h.exact)
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	res, err := reserveScript.Run(ctx, s.rdb, nil, args...).Slice()
-	if err == nil && len(res) != 4 && len(res) != 2 {
+	if err == nil && len(res) != 4 && len(res) != 3 {
 		err = fmt.Errorf("reserve script answered %v", res)
 	}
 	if err != nil {
@@ -727,17 +938,23 @@ func (t *Throttle) reserveShared(user, ip string) (r *Reservation, ok bool, retr
 	s.answered()
 	n, _ := res[0].(int64)
 	tr, _ := res[len(res)-1].(int64)
+	if n == 1 {
+		tr, _ = res[1].(int64)
+	}
 	if tr == 1 {
 		h.ip, h.other = h.other, h.ip
 	}
 	if n == 1 {
+		if empty, _ := res[2].(int64); empty == 1 {
+			t.reconcile(pk)
+		}
 		return &Reservation{t: t, sh: h}, true, 0, "", nil, true
 	}
 	ms, _ := res[1].(int64)
 	sc, _ := res[2].(string)
 	retry = time.Duration(ms) * time.Millisecond
 	if sc == ScopeUserIP || sc == ScopeIP {
-		key := t.pairKey(user, ip)
+		key := pk
 		if sc == ScopeIP {
 			key = t.ipKey(ip)
 			if tr == 1 {
@@ -747,6 +964,10 @@ func (t *Throttle) reserveShared(user, ip string) (r *Reservation, ok bool, retr
 		t.mu.Lock()
 		e := t.get(key, true)
 		e.shared = later(e.shared, now.Add(retry))
+		if sc == ScopeIP && tr == 0 {
+			p := t.get(pk, true)
+			p.stranger = later(p.stranger, now.Add(min(retry, strangerFor)))
+		}
 		t.mu.Unlock()
 	}
 	return nil, false, retry, sc, nil, true
@@ -792,15 +1013,41 @@ func (t *Throttle) tell(h *sharedHold, o Outcome, always bool) {
 	if always && h.rid != "" && t.perIP > 0 {
 		args = append(args, h.other, 0, 0) // which bucket Redis chose is unknown
 	}
-	t.store.enqueue(outcome{script: doneScript, args: args, at: t.now(), fail: o == Failure})
+	pk := t.pairKey(h.name, h.addr)
+	if t.store.closing.Load() {
+		return
+	}
+	t.mu.Lock()
+	t.get(pk, true).unsent++
+	t.mu.Unlock()
+	t.store.enqueue(outcome{args: args, at: t.now(), fail: o == Failure, ok: o == Success, held: h.rid != "", pair: pk})
 }
 
 // seenShared refreshes a trusted pair in Redis, off the request's path:
 // the cached path never waits on Redis.
 func (t *Throttle) seenShared(user, ip string) {
 	s := t.store
-	s.enqueue(outcome{script: seenScript, at: t.now(),
-		args: []any{s.h(exactUserKey(user)), s.h(t.trustKey(user, ip)), maxTrustedPerUser}})
+	s.seen(s.h(exactUserKey(user)), s.h(t.trustKey(user, ip)), t.now())
+}
+
+// sent notes that an outcome on pair pk reached Redis (or never will).
+func (t *Throttle) sent(pk string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.entries[pk]; e != nil && e.unsent > 0 {
+		e.unsent--
+	}
+}
+
+// reconcile forgets this process's failures on pair pk when Redis, which
+// has heard all of them, holds none: a success on another replica reset
+// the pair, and this table must not refuse what the deployment allows.
+func (t *Throttle) reconcile(pk string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e := t.entries[pk]; e != nil && e.unsent == 0 {
+		e.prev, e.cur, e.strikes, e.until, e.by = 0, 0, 0, time.Time{}, ""
+	}
 }
 
 // record applies an outcome the shared store decided to this process's

@@ -67,8 +67,12 @@ func TestReview17LostOutcomeWhenReplicaFlipsDown(t *testing.T) {
 // The flood comes from 8 addresses only: past perIP it is refused, but a
 // refusal is decided in Redis too, so it still costs a round trip each.
 // A guesser hammering one (user, address) pair meanwhile, on a frozen
-// clock (no backoff ever expires), should get exactly 5 checks.
-func TestReview17FloodMultipliesPairBudget(t *testing.T) {
+// clock (no backoff ever expires), got 11 and more checks: outcomes were
+// lost. A check past the timeout is decided by the replica's own table
+// (issue 17: Redis slow is Redis down for that check), so the documented
+// bound while Redis is slow is each replica's budget: at most 2×5 here,
+// never more, whatever the timing.
+func TestReview17FloodStaysWithinLocalBudgets(t *testing.T) {
 	rd := realtest.StartRedis(t)
 	ths, _, _ := replicas(t, rd, 2, func(c *Config) {
 		c.Store.Redis.Timeout = duration.Duration(50 * time.Millisecond) // the default
@@ -106,8 +110,8 @@ func TestReview17FloodMultipliesPairBudget(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	t.Logf("flood: %d reservations; store errors %d/%d", floodN.Load(), ths[0].StoreErrors(), ths[1].StoreErrors())
-	if g := granted.Load(); g > 5 {
-		t.Errorf("FINDING: %d wrong guesses for one (user, address) over two replicas while a flood made Redis look slow; bound 5", g)
+	if g := granted.Load(); g > 2*5 {
+		t.Errorf("FINDING: %d wrong guesses for one (user, address) over two replicas while a flood made Redis look slow; bound 2 replicas × 5", g)
 	}
 }
 

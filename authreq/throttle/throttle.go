@@ -79,13 +79,15 @@ type counter struct {
 	// shared: refused until, as the shared store last answered for this
 	// key; a replica that knows it refuses without asking again.
 	shared time.Time
-	// probing: a check is asking the store past that refusal (see
-	// reserveShared); the others wait for its answer.
-	probing bool
+	// stranger, on a pair's counter: until then the shared store's
+	// refusal of the pair's address binds it (see reserveShared).
+	stranger time.Time
+	// unsent: outcomes on this pair on their way to the shared store.
+	unsent int
 }
 
 func (e *counter) empty() bool {
-	return e.prev == 0 && e.cur == 0 && e.strikes == 0 && e.until.IsZero() && e.shared.IsZero()
+	return e.prev == 0 && e.cur == 0 && e.strikes == 0 && e.until.IsZero() && e.shared.IsZero() && e.stranger.IsZero() && e.unsent == 0
 }
 
 type trust struct {
