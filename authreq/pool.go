@@ -225,8 +225,9 @@ const (
 	queued               // no slot free: the queue the workers serve first
 )
 
-// takePriority finds user's place in the priority lane: a free slot, else
-// the workers' first queue, unless user holds one of either already.
+// takePriority finds user's place in the priority lane: a free slot while
+// none waits, else the workers' first queue, unless user holds one of
+// either already.
 func (p *cpuPool) takePriority(user string) lane {
 	p.prioMu.Lock()
 	defer p.prioMu.Unlock()
@@ -234,6 +235,9 @@ func (p *cpuPool) takePriority(user string) lane {
 		return ordinary
 	}
 	p.prioUser[user] = true
+	if len(p.prioJobs) > 0 {
+		return queued // first come, first served: no slot past those waiting
+	}
 	select {
 	case p.prio <- struct{}{}:
 		return ranNow
