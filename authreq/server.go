@@ -64,6 +64,7 @@ func New(cfg *Config, log *slog.Logger) (*Server, error) {
 	s.backends.Observe = func(backend string, d time.Duration) {
 		s.metrics.backendDuration.WithLabelValues(backend).Observe(d.Seconds())
 	}
+	s.cheap.Observe = s.backends.Observe // token checks too, as backend "token"
 	alog, err := audit.Open(cfg.Audit.Output)
 	if err != nil {
 		th.Close()

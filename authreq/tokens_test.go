@@ -129,6 +129,10 @@ func TestTokensThroughAuth(t *testing.T) {
 			}
 		})
 	}
+	// Token checks are timed like every store's.
+	if got := s.metric(`authreq_backend_duration_seconds_count{backend="token"}`); got == "" || got == "0" {
+		t.Errorf("token checks in authreq_backend_duration_seconds: %q", got)
+	}
 	// The admin's token: no X-Role admin on a route it may use.
 	resp := s.do("GET", "/auth", map[string]string{"Authorization": bearer(rootTok), "X-Original-URI": get, "X-Original-Method": "GET"})
 	if resp.StatusCode != 200 || resp.Header.Get("X-Role") == "admin" {
