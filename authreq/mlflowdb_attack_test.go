@@ -1,41 +1,18 @@
 package authreq
 
 import (
-	"database/sql"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/authreq/authreq/authreq/policy"
-	_ "modernc.org/sqlite"
 )
-
-func review6DB(t *testing.T, schemaFile string, qs ...string) string {
-	path := filepath.Join(t.TempDir(), "basic_auth.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	schema, err := os.ReadFile("mlflowdb/testdata/" + schemaFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range append([]string{string(schema)}, qs...) {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	return path
-}
 
 // a row in MLflow's users table named like the htpasswd
 // break-glass admin logs in as that admin with the row's password: the
 // chain goes on after htpasswd's "wrong password", the DB user succeeds
 // with X-User root, and policy.admins.users [root] makes it an admin.
 func TestDBUserCannotShadowHtpasswdAdmin(t *testing.T) {
-	path := review6DB(t, "schema-3.8.sql",
-		"INSERT INTO users VALUES (5, 'root', '"+mlflowHash(t, "mlflow-side-pw", "r1")+"', FALSE)")
+	path := newMLflowDB(t, "schema-3.8.sql",
+		"INSERT INTO users VALUES (5, 'root', '"+mlflowHash(t, "mlflow-side-pw", "r1")+"', FALSE)").path
 	s := newTestServer(t, map[string]string{"root": "break-glass-pw"}, func(c *Config) {
 		c.MLflowAuthDB.URI = "sqlite:///" + path
 		c.Policy.Preset = "mlflow"
@@ -53,9 +30,9 @@ func TestDBUserCannotShadowHtpasswdAdmin(t *testing.T) {
 // MLflow-DB permission rows of 'alice' are grants of any
 // 'alice', whichever store authenticated her (htpasswd here).
 func TestDBGrantsStayWithDBUsers(t *testing.T) {
-	path := review6DB(t, "schema-3.8.sql",
+	path := newMLflowDB(t, "schema-3.8.sql",
 		"INSERT INTO users VALUES (2, 'alice', '"+mlflowHash(t, "db-alice-pw", "a1")+"', FALSE)",
-		"INSERT INTO experiment_permissions (id, experiment_id, user_id, permission) VALUES (1, '9', 2, 'EDIT')")
+		"INSERT INTO experiment_permissions (id, experiment_id, user_id, permission) VALUES (1, '9', 2, 'EDIT')").path
 	s := newTestServer(t, map[string]string{"alice": "htpasswd-alice-pw"}, func(c *Config) {
 		c.MLflowAuthDB.URI = "sqlite:///" + path
 		c.Policy.Preset = "mlflow"

@@ -24,31 +24,68 @@ func mlflowHash(t testing.TB, pw, salt string) string {
 	return "scrypt:1024:8:1$" + salt + "$" + hex.EncodeToString(sum)
 }
 
-// TestMLflowAuthDB: users of MLflow's basic-auth database log in through
-// /auth beside the htpasswd users; is_admin is X-Role admin; a changed
-// password drops the cached verification on the next read; a database
-// that cannot be read keeps its users and makes /readyz?strict=true fail.
-func TestMLflowAuthDB(t *testing.T) {
+// mlflowDB is an MLflow basic-auth database in SQLite, made from one of
+// mlflowdb/testdata's schemas and rows of the test's.
+type mlflowDB struct {
+	t    *testing.T
+	db   *sql.DB
+	path string
+}
+
+func newMLflowDB(t *testing.T, schema string, qs ...string) *mlflowDB {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "basic_auth.db")
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	schema, err := os.ReadFile("mlflowdb/testdata/schema-3.13.sql")
+	t.Cleanup(func() { db.Close() })
+	s, err := os.ReadFile("mlflowdb/testdata/" + schema)
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
+	d := &mlflowDB{t: t, db: db, path: path}
+	d.exec(string(s))
+	d.exec(qs...)
+	return d
+}
+
+func (d *mlflowDB) exec(qs ...string) {
+	d.t.Helper()
+	for _, q := range qs {
+		if _, err := d.db.Exec(q); err != nil {
+			d.t.Fatalf("%s: %v", q, err)
 		}
 	}
-	exec(string(schema))
-	exec("INSERT INTO users VALUES (1, 'admin', $1, TRUE), (2, 'alice', $2, FALSE)",
-		mlflowHash(t, "password1234", "a1"), mlflowHash(t, "alice-pw", "a2"))
+}
 
+// server serves the database's users alone, with the mlflow preset.
+func (d *mlflowDB) server(deflt string) *testServer {
+	return newTestServer(d.t, nil, func(c *Config) {
+		c.Htpasswd.Files = nil
+		c.MLflowAuthDB.URI = "sqlite:///" + d.path
+		c.Policy.Preset = "mlflow"
+		c.Policy.DefaultPermission = deflt
+	})
+}
+
+// mlflowAuth is /auth's answer for user in workspace ws ("": none named).
+func mlflowAuth(t *testing.T, s *testServer, user, pw, ws, method, uri string) int {
+	t.Helper()
+	h := map[string]string{"Authorization": basic(user, pw), "X-Original-URI": uri, "X-Original-Method": method}
+	if ws != "" {
+		h["X-Mlflow-Workspace"] = ws
+	}
+	return s.do("GET", "/auth", h).StatusCode
+}
+
+// TestMLflowAuthDB: users of MLflow's basic-auth database log in through
+// /auth beside the htpasswd users; is_admin is X-Role admin; a changed
+// password drops the cached verification on the next read; a database
+// that cannot be read keeps its users and makes /readyz?strict=true fail.
+func TestMLflowAuthDB(t *testing.T) {
+	d := newMLflowDB(t, "schema-3.13.sql", "INSERT INTO users VALUES (1, 'admin', '"+mlflowHash(t, "password1234", "a1")+"', TRUE), (2, 'alice', '"+mlflowHash(t, "alice-pw", "a2")+"', FALSE)")
+	path := d.path
 	s := newTestServer(t, map[string]string{"root": "root-pw"}, func(c *Config) {
 		c.MLflowAuthDB.URI = "sqlite:///" + path
 	})
@@ -90,7 +127,7 @@ func TestMLflowAuthDB(t *testing.T) {
 
 	// Alice's password changes in MLflow; the next read drops her cached
 	// verification.
-	exec("UPDATE users SET password_hash = $1 WHERE username = 'alice'", mlflowHash(t, "new-pw", "a3"))
+	d.exec("UPDATE users SET password_hash = '" + mlflowHash(t, "new-pw", "a3") + "' WHERE username = 'alice'")
 	s.Reload()
 	if res := s.do("GET", "/auth", map[string]string{"Authorization": basic("alice", "alice-pw")}); res.StatusCode != 401 {
 		t.Fatalf("old password after the change: %d", res.StatusCode)
@@ -121,35 +158,11 @@ func TestMLflowAuthDB(t *testing.T) {
 // per-resource grants at /auth — an explicit NO_PERMISSIONS denies that
 // experiment — and a deleted row stops counting at the next read.
 func TestMLflowAuthDBPermissions(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "basic_auth.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	schema, err := os.ReadFile("mlflowdb/testdata/schema-3.8.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{string(schema),
-		"INSERT INTO users VALUES (2, 'bob', '" + mlflowHash(t, "bob-pw", "b1") + "', FALSE)",
-		"INSERT INTO experiment_permissions (id, experiment_id, user_id, permission) VALUES (1, '7', 2, 'NO_PERMISSIONS'), (2, '9', 2, 'EDIT')",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s := newTestServer(t, nil, func(c *Config) {
-		c.Htpasswd.Files = nil
-		c.MLflowAuthDB.URI = "sqlite:///" + path
-		c.Policy.Preset = "mlflow"
-		c.Policy.DefaultPermission = "READ"
-	})
-	auth := func(method, uri string) int {
-		t.Helper()
-		return s.do("GET", "/auth", map[string]string{"Authorization": basic("bob", "bob-pw"),
-			"X-Original-URI": uri, "X-Original-Method": method}).StatusCode
-	}
+	d := newMLflowDB(t, "schema-3.8.sql",
+		"INSERT INTO users VALUES (2, 'bob', '"+mlflowHash(t, "bob-pw", "b1")+"', FALSE)",
+		"INSERT INTO experiment_permissions (id, experiment_id, user_id, permission) VALUES (1, '7', 2, 'NO_PERMISSIONS'), (2, '9', 2, 'EDIT')")
+	s := d.server("READ")
+	auth := func(method, uri string) int { t.Helper(); return mlflowAuth(t, s, "bob", "bob-pw", "", method, uri) }
 	for _, c := range []struct {
 		method, uri string
 		code        int
@@ -163,9 +176,7 @@ func TestMLflowAuthDBPermissions(t *testing.T) {
 			t.Errorf("%s %s: %d, want %d", c.method, c.uri, got, c.code)
 		}
 	}
-	if _, err := db.Exec("DELETE FROM experiment_permissions WHERE experiment_id = '7'"); err != nil {
-		t.Fatal(err)
-	}
+	d.exec("DELETE FROM experiment_permissions WHERE experiment_id = '7'")
 	s.Reload()
 	if got := auth("GET", "/api/2.0/mlflow/experiments/get?experiment_id=7"); got != 200 {
 		t.Errorf("after the row is deleted: %d", got)
@@ -177,18 +188,8 @@ func TestMLflowAuthDBPermissions(t *testing.T) {
 // every one raise the default, denies beat them, a workspace admin beats
 // the denies, and each holds in its role's workspace only.
 func TestMLflowAuthDBRolePermissions(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "basic_auth.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	schema, err := os.ReadFile("mlflowdb/testdata/schema-3.13.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{string(schema),
-		"INSERT INTO users VALUES (2, 'bob', '" + mlflowHash(t, "bob-pw", "b1") + "', FALSE)",
+	d := newMLflowDB(t, "schema-3.13.sql",
+		"INSERT INTO users VALUES (2, 'bob', '"+mlflowHash(t, "bob-pw", "b1")+"', FALSE)",
 		// Stale 3.8-era rows the role migration copied: never read.
 		"INSERT INTO experiment_permissions (id, experiment_id, user_id, permission) VALUES (1, '8', 2, 'MANAGE')",
 		"INSERT INTO roles (id, name, workspace) VALUES (1, '__user_2__', 'default'), (2, 'ml', 'team-a'), (3, 'admin', 'team-m')",
@@ -199,24 +200,11 @@ func TestMLflowAuthDBRolePermissions(t *testing.T) {
 			(4, 3, 'workspace', '*', 'MANAGE'),
 			(5, 3, 'experiment', '7', 'DENY')`,
 		"INSERT INTO user_role_assignments (id, user_id, role_id) VALUES (1, 2, 1), (2, 2, 2), (3, 2, 3)",
-	} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s := newTestServer(t, nil, func(c *Config) {
-		c.Htpasswd.Files = nil
-		c.MLflowAuthDB.URI = "sqlite:///" + path
-		c.Policy.Preset = "mlflow"
-		c.Policy.DefaultPermission = "READ"
-	})
+	)
+	s := d.server("READ")
 	auth := func(ws, method, uri string) int {
 		t.Helper()
-		h := map[string]string{"Authorization": basic("bob", "bob-pw"), "X-Original-URI": uri, "X-Original-Method": method}
-		if ws != "" {
-			h["X-Mlflow-Workspace"] = ws
-		}
-		return s.do("GET", "/auth", h).StatusCode
+		return mlflowAuth(t, s, "bob", "bob-pw", ws, method, uri)
 	}
 	for _, c := range []struct {
 		ws, method, uri string
@@ -239,9 +227,7 @@ func TestMLflowAuthDBRolePermissions(t *testing.T) {
 		}
 	}
 	// A deny taken back: the grant on every experiment holds for 7 too.
-	if _, err := db.Exec("DELETE FROM role_permissions WHERE id = 3"); err != nil {
-		t.Fatal(err)
-	}
+	d.exec("DELETE FROM role_permissions WHERE id = 3")
 	s.Reload()
 	if got := auth("team-a", "PUT", "/api/2.0/mlflow-artifacts/artifacts/7/m.pkl"); got != 200 {
 		t.Errorf("after the deny is deleted: %d", got)
@@ -253,7 +239,7 @@ func TestMLflowAuthDBRolePermissions(t *testing.T) {
 // the user, and a token of a name another store holds is that store's
 // user, never the database's.
 func TestMLflowAuthDBTokens(t *testing.T) {
-	path := review6DB(t, "schema-3.8.sql",
+	d := newMLflowDB(t, "schema-3.8.sql",
 		"INSERT INTO users VALUES (2, 'bob', '"+mlflowHash(t, "bob-pw", "b1")+"', FALSE)",
 		"INSERT INTO users VALUES (3, 'boss', '"+mlflowHash(t, "boss-pw", "b2")+"', TRUE)",
 		"INSERT INTO users VALUES (4, 'alice', '"+mlflowHash(t, "db-alice-pw", "a1")+"', FALSE)",
@@ -264,7 +250,7 @@ func TestMLflowAuthDBTokens(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "tokens")
 	writeTokens(t, f, bobTk, bossTk, aliceTk)
 	s := newTestServer(t, map[string]string{"alice": "htpasswd-alice-pw"}, func(c *Config) {
-		c.MLflowAuthDB.URI = "sqlite:///" + path
+		c.MLflowAuthDB.URI = "sqlite:///" + d.path
 		c.Tokens.Files = []string{f}
 		c.Policy.Preset = "mlflow"
 		c.Policy.DefaultPermission = "READ"
@@ -284,14 +270,7 @@ func TestMLflowAuthDBTokens(t *testing.T) {
 			t.Errorf("%s: %d X-User %q, want %d", c.name, res.StatusCode, res.Header.Get("X-User"), c.code)
 		}
 	}
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec("DELETE FROM experiment_permissions WHERE user_id = 2; DELETE FROM users WHERE id = 2"); err != nil {
-		t.Fatal(err)
-	}
+	d.exec("DELETE FROM experiment_permissions WHERE user_id = 2; DELETE FROM users WHERE id = 2")
 	s.Reload()
 	if res := s.do("GET", "/auth", tokenHdr(bearer(bobTok), "GET", "/version")); res.StatusCode != 401 {
 		t.Errorf("bob was deleted from the database; his token answers %d", res.StatusCode)

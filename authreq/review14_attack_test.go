@@ -4,63 +4,7 @@ package authreq
 // 176ac42), through /auth with a real SQLite database; each FINDING failed
 // before its fix. Tests marked "BLOCKED" passed already and add coverage.
 
-import (
-	"database/sql"
-	"os"
-	"path/filepath"
-	"testing"
-)
-
-type reviewDB struct {
-	t    *testing.T
-	db   *sql.DB
-	path string
-}
-
-func newReviewDB(t *testing.T, schema string, qs ...string) *reviewDB {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "basic_auth.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	s, err := os.ReadFile("mlflowdb/testdata/" + schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &reviewDB{t: t, db: db, path: path}
-	d.exec(string(s))
-	d.exec(qs...)
-	return d
-}
-
-func (d *reviewDB) exec(qs ...string) {
-	d.t.Helper()
-	for _, q := range qs {
-		if _, err := d.db.Exec(q); err != nil {
-			d.t.Fatalf("%s: %v", q, err)
-		}
-	}
-}
-
-func (d *reviewDB) server(deflt string) *testServer {
-	return newTestServer(d.t, nil, func(c *Config) {
-		c.Htpasswd.Files = nil
-		c.MLflowAuthDB.URI = "sqlite:///" + d.path
-		c.Policy.Preset = "mlflow"
-		c.Policy.DefaultPermission = deflt
-	})
-}
-
-func reviewAuth(t *testing.T, s *testServer, user, pw, ws, method, uri string) int {
-	t.Helper()
-	h := map[string]string{"Authorization": basic(user, pw), "X-Original-URI": uri, "X-Original-Method": method}
-	if ws != "" {
-		h["X-Mlflow-Workspace"] = ws
-	}
-	return s.do("GET", "/auth", h).StatusCode
-}
+import "testing"
 
 // FINDING: in a 3.8-era (or 3.10) database, a per-resource row naming "*"
 // — a registered model any user may create and name "*", which MLflow then
@@ -71,13 +15,13 @@ func reviewAuth(t *testing.T, s *testServer, user, pw, ws, method, uri string) i
 // (READ) holds; later, the previous set is frozen and new revocations are
 // never applied. MLflow reads "*" there as a model's name and denies bob.
 func TestReviewStarNamedModelDropsEveryRow(t *testing.T) {
-	d := newReviewDB(t, "schema-3.8.sql",
+	d := newMLflowDB(t, "schema-3.8.sql",
 		"INSERT INTO users VALUES (2, 'bob', '"+mlflowHash(t, "bob-pw", "b1")+"', FALSE), (3, 'eve', '"+mlflowHash(t, "eve-pw", "e1")+"', FALSE)",
 		"INSERT INTO experiment_permissions (id, experiment_id, user_id, permission) VALUES (1, '7', 2, 'NO_PERMISSIONS')",
 	)
 	s := d.server("READ")
 	const exp7, exp8 = "/api/2.0/mlflow/experiments/get?experiment_id=7", "/api/2.0/mlflow/experiments/get?experiment_id=8"
-	if got := reviewAuth(t, s, "bob", "bob-pw", "", "GET", exp7); got != 403 {
+	if got := mlflowAuth(t, s, "bob", "bob-pw", "", "GET", exp7); got != 403 {
 		t.Fatalf("precondition: bob on 7: %d", got)
 	}
 	// eve creates a registered model named "*" (MLflow writes her MANAGE
@@ -85,12 +29,12 @@ func TestReviewStarNamedModelDropsEveryRow(t *testing.T) {
 	d.exec("INSERT INTO registered_model_permissions (id, name, user_id, permission) VALUES (1, '*', 3, 'MANAGE')",
 		"INSERT INTO experiment_permissions (id, experiment_id, user_id, permission) VALUES (2, '8', 2, 'NO_PERMISSIONS')")
 	s.Reload()
-	if got := reviewAuth(t, s, "bob", "bob-pw", "", "GET", exp8); got != 403 {
+	if got := mlflowAuth(t, s, "bob", "bob-pw", "", "GET", exp8); got != 403 {
 		t.Errorf("bob on 8 after its revocation: %d, want 403 (the permission set is frozen)", got)
 	}
 	// A restart: no previous set to keep, every row is lost.
 	s2 := d.server("READ")
-	if got := reviewAuth(t, s2, "bob", "bob-pw", "", "GET", exp7); got != 403 {
+	if got := mlflowAuth(t, s2, "bob", "bob-pw", "", "GET", exp7); got != 403 {
 		t.Errorf("bob on 7 after a restart: %d, want 403 (every row dropped)", got)
 	}
 }
@@ -103,7 +47,7 @@ func TestReviewStarNamedModelDropsEveryRow(t *testing.T) {
 // (readRolePermissions refuses ws == "" for this very reason; scanPerms
 // does not.)
 func TestReviewEmptyWorkspaceRowHoldsEverywhere(t *testing.T) {
-	d := newReviewDB(t, "schema-3.13.sql",
+	d := newMLflowDB(t, "schema-3.13.sql",
 		"UPDATE alembic_version SET version_num = 'c3d4e5f6a7b8'", // read as the 3.10 tables
 		"INSERT INTO users VALUES (2, 'bob', '"+mlflowHash(t, "bob-pw", "b1")+"', FALSE)",
 		"INSERT INTO workspace_permissions (workspace, user_id, permission) VALUES ('', 2, 'MANAGE')",
@@ -115,7 +59,7 @@ func TestReviewEmptyWorkspaceRowHoldsEverywhere(t *testing.T) {
 		{"", "POST", "/api/2.0/mlflow/experiments/create"},
 		{"team-x", "GET", "/api/2.0/mlflow/registered-models/get?name=m"},
 	} {
-		if got := reviewAuth(t, s, "bob", "bob-pw", c.ws, c.method, c.uri); got != 403 {
+		if got := mlflowAuth(t, s, "bob", "bob-pw", c.ws, c.method, c.uri); got != 403 {
 			t.Errorf("%s %s in %q: %d, want 403 (a row of workspace '' matches nothing in MLflow)", c.method, c.uri, c.ws, got)
 		}
 	}
@@ -127,14 +71,14 @@ func TestReviewEmptyWorkspaceRowHoldsEverywhere(t *testing.T) {
 // the one deny the commit drops instead of widening, against its own rule
 // (a deny it cannot place is widened to the whole workspace).
 func TestReviewWorkspaceDenyRowSkipped(t *testing.T) {
-	d := newReviewDB(t, "schema-3.13.sql",
+	d := newMLflowDB(t, "schema-3.13.sql",
 		"INSERT INTO users VALUES (2, 'bob', '"+mlflowHash(t, "bob-pw", "b1")+"', FALSE)",
 		"INSERT INTO roles (id, name, workspace) VALUES (1, 'blocked', 'default')",
 		"INSERT INTO role_permissions (id, role_id, resource_type, resource_pattern, permission) VALUES (1, 1, 'workspace', '*', 'DENY')",
 		"INSERT INTO user_role_assignments (id, user_id, role_id) VALUES (1, 2, 1)",
 	)
 	s := d.server("READ")
-	if got := reviewAuth(t, s, "bob", "bob-pw", "", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=8"); got != 403 {
+	if got := mlflowAuth(t, s, "bob", "bob-pw", "", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=8"); got != 403 {
 		t.Errorf("bob under a workspace DENY: %d, want 403", got)
 	}
 }
@@ -146,14 +90,14 @@ func TestReviewWorkspaceDenyRowSkipped(t *testing.T) {
 // Requiring rows of both types would refuse prompt creators their own
 // prompts. README, "MLflow's user database", says so; this pins it.
 func TestPromptRowByNameCountsForTheName(t *testing.T) {
-	d := newReviewDB(t, "schema-3.13.sql",
+	d := newMLflowDB(t, "schema-3.13.sql",
 		"INSERT INTO users VALUES (2, 'bob', '"+mlflowHash(t, "bob-pw", "b1")+"', FALSE)",
 		"INSERT INTO roles (id, name, workspace) VALUES (1, '__user_2__', 'default')",
 		"INSERT INTO role_permissions (id, role_id, resource_type, resource_pattern, permission) VALUES (1, 1, 'prompt', 'foo', 'MANAGE')",
 		"INSERT INTO user_role_assignments (id, user_id, role_id) VALUES (1, 2, 1)",
 	)
 	s := d.server("NO_PERMISSIONS")
-	if got := reviewAuth(t, s, "bob", "bob-pw", "", "GET", "/api/2.0/mlflow/registered-models/get?name=foo"); got != 200 {
+	if got := mlflowAuth(t, s, "bob", "bob-pw", "", "GET", "/api/2.0/mlflow/registered-models/get?name=foo"); got != 200 {
 		t.Errorf("prompt foo read by its MANAGE row: %d, want 200", got)
 	}
 }
@@ -163,7 +107,7 @@ func TestPromptRowByNameCountsForTheName(t *testing.T) {
 // row only, reads the stale 3.8-era tables (replacing grants: a stale
 // MANAGE on experiment 7) and skips every role row, DENYs included.
 func TestReviewAlembicTwoRowsDropsDenies(t *testing.T) {
-	d := newReviewDB(t, "schema-3.13.sql",
+	d := newMLflowDB(t, "schema-3.13.sql",
 		"UPDATE alembic_version SET version_num = 'c3d4e5f6a7b8'",
 		"INSERT INTO alembic_version VALUES ('e5f6a7b8c9d0')", // a second head, after the first in the table
 		"INSERT INTO users VALUES (2, 'bob', '"+mlflowHash(t, "bob-pw", "b1")+"', FALSE)",
@@ -173,7 +117,7 @@ func TestReviewAlembicTwoRowsDropsDenies(t *testing.T) {
 		"INSERT INTO user_role_assignments (id, user_id, role_id) VALUES (1, 2, 1)",
 	)
 	s := d.server("READ")
-	if got := reviewAuth(t, s, "bob", "bob-pw", "", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=7"); got != 403 {
+	if got := mlflowAuth(t, s, "bob", "bob-pw", "", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=7"); got != 403 {
 		t.Errorf("bob on denied experiment 7 with two alembic rows: %d, want 403", got)
 	}
 }
@@ -183,7 +127,7 @@ func TestReviewAlembicTwoRowsDropsDenies(t *testing.T) {
 // to the workspace), a token of a denied DB user, the ajax-api twin, and an
 // htpasswd user sharing the DB user's name.
 func TestReviewBlockedOddRows(t *testing.T) {
-	d := newReviewDB(t, "schema-3.13.sql",
+	d := newMLflowDB(t, "schema-3.13.sql",
 		"INSERT INTO users VALUES (2, 'bob', '"+mlflowHash(t, "bob-pw", "b1")+"', FALSE), (3, 'Bob', '"+mlflowHash(t, "Bob-pw", "b2")+"', FALSE)",
 		"INSERT INTO roles (id, name, workspace) VALUES (1, 'r', 'default'), (2, 'empty', ''), (3, 'R', 'default')",
 		`INSERT INTO role_permissions (id, role_id, resource_type, resource_pattern, permission) VALUES
@@ -207,7 +151,7 @@ func TestReviewBlockedOddRows(t *testing.T) {
 		{"Bob", "Bob-pw", "", "GET", "/api/2.0/mlflow/experiments/get?experiment_id=7", 200}, // another user
 		{"Bob", "Bob-pw", "", "PUT", "/api/2.0/mlflow-artifacts/artifacts/7/x", 403},         // empty pattern: nothing
 	} {
-		if got := reviewAuth(t, s, c.user, c.pw, c.ws, c.method, c.uri); got != c.code {
+		if got := mlflowAuth(t, s, c.user, c.pw, c.ws, c.method, c.uri); got != c.code {
 			t.Errorf("%s %s %s in %q: %d, want %d", c.user, c.method, c.uri, c.ws, got, c.code)
 		}
 	}

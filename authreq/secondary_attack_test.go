@@ -23,8 +23,8 @@ func TestLockedHtpasswdNameStaysClaimed(t *testing.T) {
 		{"weak-refused", "root:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := review6DB(t, "schema-3.8.sql",
-				"INSERT INTO users VALUES (5, 'root', '"+mlflowHash(t, "db-pw", "r1")+"', FALSE)")
+			path := newMLflowDB(t, "schema-3.8.sql",
+				"INSERT INTO users VALUES (5, 'root', '"+mlflowHash(t, "db-pw", "r1")+"', FALSE)").path
 			ht := filepath.Join(t.TempDir(), "ht")
 			if err := os.WriteFile(ht, []byte(tc.line), 0o640); err != nil {
 				t.Fatal(err)
@@ -52,9 +52,9 @@ func TestLockedHtpasswdNameStaysClaimed(t *testing.T) {
 func TestDirectoryNameOutsideGroupsStaysClaimed(t *testing.T) {
 	const base = "dc=mlflow,dc=test"
 	d := realtest.StartSlapd(t, base, "ldapauth/testdata/mlflow.ldif")
-	path := review6DB(t, "schema-3.8.sql",
+	path := newMLflowDB(t, "schema-3.8.sql",
 		"INSERT INTO users VALUES (7, 'carol', '"+mlflowHash(t, "db-pw", "c1")+"', FALSE)",
-		"INSERT INTO users VALUES (8, 'ALICE', '"+mlflowHash(t, "db-pw", "c2")+"', FALSE)")
+		"INSERT INTO users VALUES (8, 'ALICE', '"+mlflowHash(t, "db-pw", "c2")+"', FALSE)").path
 	s := newTestServer(t, map[string]string{"local": "local-pw"}, func(c *Config) {
 		l := &c.LDAP
 		l.Enabled = true
