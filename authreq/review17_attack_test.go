@@ -8,10 +8,6 @@ package authreq
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,8 +23,6 @@ import (
 // given cost.
 func review17Server(t *testing.T, cost int, users map[string]string, edit func(*Config)) *testServer {
 	t.Helper()
-	dir := t.TempDir()
-	file := filepath.Join(dir, "htpasswd")
 	var b strings.Builder
 	for u, pw := range users {
 		h, err := htpasswd.Generate(htpasswd.Bcrypt, []byte(pw[:min(len(pw), 72)]), cost)
@@ -37,21 +31,7 @@ func review17Server(t *testing.T, cost int, users map[string]string, edit func(*
 		}
 		b.WriteString(u + ":" + h + "\n")
 	}
-	if err := os.WriteFile(file, []byte(b.String()), 0o640); err != nil {
-		t.Fatal(err)
-	}
-	cfg := DefaultConfig()
-	cfg.Htpasswd.Files = []string{file}
-	cfg.Audit.Output = filepath.Join(dir, "audit.log")
-	if edit != nil {
-		edit(cfg)
-	}
-	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return &testServer{s, file, dir}
+	return serveHtpasswd(t, b.String(), edit)
 }
 
 // FINDING: one account holder starves the priority lane. Checks of pairs

@@ -42,13 +42,20 @@ type testServer struct {
 // (name → password), with edit applied to the config.
 func newTestServer(t testing.TB, users map[string]string, edit func(*Config)) *testServer {
 	t.Helper()
-	dir := t.TempDir()
-	file := filepath.Join(dir, "htpasswd")
 	var b strings.Builder
 	for u, pw := range users {
 		b.WriteString(u + ":" + hashOf(t, pw) + "\n")
 	}
-	if err := os.WriteFile(file, []byte(b.String()), 0o640); err != nil {
+	return serveHtpasswd(t, b.String(), edit)
+}
+
+// serveHtpasswd starts a Server on an htpasswd file of the given lines,
+// with edit applied to the config.
+func serveHtpasswd(t testing.TB, lines string, edit func(*Config)) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "htpasswd")
+	if err := os.WriteFile(file, []byte(lines), 0o640); err != nil {
 		t.Fatal(err)
 	}
 	cfg := DefaultConfig()
