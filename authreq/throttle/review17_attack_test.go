@@ -77,27 +77,13 @@ func TestReview17FloodStaysWithinLocalBudgets(t *testing.T) {
 	ths, _, _ := replicas(t, rd, 2, func(c *Config) {
 		c.Store.Redis.Timeout = duration.Duration(50 * time.Millisecond) // the default
 	})
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	var floodN atomic.Int64
-	for g := range 1500 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			th := ths[g%2]
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if r, ok, _, _ := th.Reserve(fmt.Sprint("spray", g, "-", i), fmt.Sprint("2001:db8:", g%8, "::1")); ok {
-					floodN.Add(1)
-					r.Done(Failure)
-				}
-			}
-		}()
-	}
+	stop := hammer(1500, func(g, i int) {
+		if r, ok, _, _ := ths[g%2].Reserve(fmt.Sprint("spray", g, "-", i), fmt.Sprint("2001:db8:", g%8, "::1")); ok {
+			floodN.Add(1)
+			r.Done(Failure)
+		}
+	})
 	var granted atomic.Int32
 	deadline := time.Now().Add(4 * time.Second)
 	for i := 0; time.Now().Before(deadline); i++ {
@@ -107,8 +93,7 @@ func TestReview17FloodStaysWithinLocalBudgets(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	t.Logf("flood: %d reservations; store errors %d/%d", floodN.Load(), ths[0].StoreErrors(), ths[1].StoreErrors())
 	if g := granted.Load(); g > 2*5 {
 		t.Errorf("FINDING: %d wrong guesses for one (user, address) over two replicas while a flood made Redis look slow; bound 2 replicas × 5", g)
@@ -247,4 +232,26 @@ func TestReview17FoldedPairResetByOtherAccount(t *testing.T) {
 	if guesses > 5 {
 		t.Errorf("FINDING: %d wrong guesses for alice from one address in one window (pair bound 5), reset by successes of the account ALICE", guesses)
 	}
+}
+
+// hammer calls fn(g, i) from n goroutines g, each for i = 0, 1, … until
+// the returned stop, which waits for them.
+func hammer(n int, fn func(g, i int)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				fn(g, i)
+			}
+		}()
+	}
+	return func() { close(done); wg.Wait() }
 }

@@ -11,7 +11,6 @@ package throttle
 import (
 	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,22 +47,9 @@ func TestReview17bOutboxOverflowTurnsVictimSuccessesIntoFailures(t *testing.T) {
 		c.Backoff.Initial = duration.Duration(5 * time.Minute)
 	})
 	a, b := ths[0], ths[1]
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for g := range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				badToken(a, g, i)
-			}
-		}()
-	}
+	stop := hammer(64, func(g, i int) {
+		badToken(a, g, i)
+	})
 	realtest.Eventually(t, 20*time.Second, "outbox full", func() bool { return len(a.store.outbox) == cap(a.store.outbox) })
 	before := a.StoreErrors()
 	logins, refusedAt := 0, ""
@@ -80,8 +66,7 @@ func TestReview17bOutboxOverflowTurnsVictimSuccessesIntoFailures(t *testing.T) {
 	if refusedAt != "" {
 		t.Errorf("FINDING: alice refused (%s) during a bad-token flood after %d logins, every one with her right password: her dropped outcomes hold her pair in flight for the 2-minute lease", refusedAt, logins)
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	a.Flush()
 	t.Logf("store errors during alice's logins: %d (outbox drops included)", a.StoreErrors()-before)
 	clock.Add(reservationLease + time.Second)
@@ -132,24 +117,11 @@ func TestReview17bTrustedPairRefusedByAddressProbeRace(t *testing.T) {
 		r.Done(Failure)
 		a.Flush()
 	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for g := range 8 { // eight connections of the guest, back to back
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if r, ok, _, _ := a.Reserve(fmt.Sprint("spray", g, "-", i), office); ok {
-					r.Done(Failure)
-				}
-			}
-		}()
-	}
+	stop := hammer(8, func(g, i int) { // eight connections of the guest, back to back
+		if r, ok, _, _ := a.Reserve(fmt.Sprint("spray", g, "-", i), office); ok {
+			r.Done(Failure)
+		}
+	})
 	refused := 0
 	for range 100 {
 		r, ok, _, scope := a.Reserve("alice", office)
@@ -162,8 +134,7 @@ func TestReview17bTrustedPairRefusedByAddressProbeRace(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	if refused > 0 {
 		t.Errorf("FINDING: alice (trusted in Redis from the office) refused %d/100 times on replica a for a guest's failures at her address (scope ip)", refused)
 	}
@@ -179,26 +150,13 @@ func TestReview17bFloodTimeoutsStayWithinLocalBudgets(t *testing.T) {
 	ths, _, _ := replicas(t, rd, 2, func(c *Config) {
 		c.Store.Redis.Timeout = duration.Duration(50 * time.Millisecond) // the default
 	})
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for g := range 1500 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				// As in TestReview17FloodMultipliesPairBudget: eight
-				// addresses, refused past their bound.
-				if r, ok, _, _ := ths[g%2].Reserve(fmt.Sprint("spray", g, "-", i), fmt.Sprint("2001:db8:", g%8, "::1")); ok {
-					r.Done(Failure)
-				}
-			}
-		}()
-	}
+	stop := hammer(1500, func(g, i int) {
+		// As in TestReview17FloodMultipliesPairBudget: eight
+		// addresses, refused past their bound.
+		if r, ok, _, _ := ths[g%2].Reserve(fmt.Sprint("spray", g, "-", i), fmt.Sprint("2001:db8:", g%8, "::1")); ok {
+			r.Done(Failure)
+		}
+	})
 	var granted, local int
 	var refusedBy = map[string]int{}
 	deadline := time.Now().Add(5 * time.Second)
@@ -215,8 +173,7 @@ func TestReview17bFloodTimeoutsStayWithinLocalBudgets(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	t.Logf("granted %d (%d decided locally), refused %v, store errors %d/%d", granted, local, refusedBy, ths[0].StoreErrors(), ths[1].StoreErrors())
 	if granted > 2*5 {
 		t.Errorf("FINDING: %d wrong guesses for one pair across two replicas during a flood (%d decided locally after a timeout); bound 2 replicas × 5", granted, local)
@@ -242,24 +199,11 @@ func TestReview17bBlockedBusyNeedsBigFlood(t *testing.T) {
 	r.Done(Success)
 	th.Flush()
 	const flood = 3000
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	var sent atomic.Int64
-	for g := range flood {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				badToken(th, g, i)
-				sent.Add(1)
-			}
-		}()
-	}
+	stop := hammer(flood, func(g, i int) {
+		badToken(th, g, i)
+		sent.Add(1)
+	})
 	time.Sleep(500 * time.Millisecond)
 	busy, n := 0, 0
 	start := time.Now()
@@ -276,8 +220,7 @@ func TestReview17bBlockedBusyNeedsBigFlood(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	t.Logf("GOMAXPROCS %d, slots %d, %d concurrent flooders, %d/s flood; alice busy %d/%d", runtime.GOMAXPROCS(0), cap(th.store.slots), flood, sent.Load()/4, busy, n)
 }
 
@@ -347,28 +290,14 @@ func TestReview17bSeenCyclingFillsOutbox(t *testing.T) {
 	rd := realtest.StartRedis(t)
 	ths, _, _ := replicas(t, rd, 1, nil)
 	a := ths[0]
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				a.Seen("mallory", fmt.Sprintf("2001:db8:%x::1", (g*7+i)%33))
-			}
-		}()
-	}
+	stop := hammer(8, func(g, i int) {
+		a.Seen("mallory", fmt.Sprintf("2001:db8:%x::1", (g*7+i)%33))
+	})
 	full := false
 	for end := time.Now().Add(3 * time.Second); time.Now().Before(end) && !full; time.Sleep(time.Millisecond) {
 		full = len(a.store.outbox) == cap(a.store.outbox)
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	a.Flush()
 	t.Logf("slow Seen calls %d, refreshes sent %d, store errors %d", a.slowSeen.Load(), a.store.seenSent.Load(), a.StoreErrors())
 	if full {
