@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/authreq/authreq/htpasswd"
@@ -22,7 +23,9 @@ func (s *sink) WriteHeader(int)             {}
 // BenchmarkServeYes (a handler that only answers 200 with the same
 // headers) are what authreq adds per request.
 func BenchmarkServeCached(b *testing.B) {
-	s := newTestServer(b, map[string]string{"x": "y"}, nil)
+	// The audit log apart from the watched htpasswd file, as installed:
+	// beside it, every line would wake the file watcher.
+	s := serveHtpasswd(b, "x:"+hashOf(b, "y")+"\n", func(c *Config) { c.Audit.Output = filepath.Join(b.TempDir(), "audit.log") })
 	hash, _ := htpasswd.Generate(htpasswd.Bcrypt, []byte("pw"), 10)
 	os.WriteFile(s.file, []byte("alice:"+hash+"\n"), 0o640)
 	s.Reload()

@@ -3,6 +3,7 @@ package authreq
 import (
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,5 +108,47 @@ func TestAuditReopen(t *testing.T) {
 	cur, _ := os.ReadFile(path)
 	if strings.Count(string(old), "\n") != 2 || strings.Count(string(cur), "\n") != 1 || !strings.Contains(string(cur), `"decision":"allow"`) {
 		t.Errorf("rotated:\n%s\ncurrent:\n%s", old, cur)
+	}
+}
+
+// An audit log written next to a watched file works, but every line wakes
+// the watcher: authreq says so at start, and says nothing when the log is
+// elsewhere.
+func TestAuditBesideWatchedFileWarns(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		apart  bool
+		output string
+	}{
+		{name: "beside the htpasswd file"},
+		{name: "own directory", apart: true},
+		{name: "stdout", output: "stdout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			dir := t.TempDir()
+			file := filepath.Join(dir, "htpasswd")
+			if err := os.WriteFile(file, []byte("alice:"+hashOf(t, "pw")+"\n"), 0o640); err != nil {
+				t.Fatal(err)
+			}
+			cfg := DefaultConfig()
+			cfg.Htpasswd.Files = []string{file}
+			cfg.Audit.Output = filepath.Join(dir, "audit.log")
+			if tc.apart {
+				cfg.Audit.Output = filepath.Join(t.TempDir(), "audit.log")
+			}
+			if tc.output != "" {
+				cfg.Audit.Output = tc.output
+			}
+			s, err := New(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			warned := strings.Contains(logs.String(), "audit.output is in the directory of a watched file")
+			if want := !tc.apart && tc.output == ""; warned != want {
+				t.Errorf("warned %v, want %v; log:\n%s", warned, want, logs.String())
+			}
+		})
 	}
 }

@@ -156,6 +156,13 @@ func TestBenchTable(t *testing.T) {
 		jobs = append(jobs, u+"-pw")
 	}
 	hashes := hashAll(t, jobs)
+	// The audit logs apart from the files authreq watches, as they would
+	// be installed (/var/log against /etc): authreq watches its files'
+	// directories, and every line written there would wake the watcher.
+	logDir := filepath.Join(dir, "log")
+	if err := os.Mkdir(logDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	fileA := filepath.Join(dir, "htpasswd")
 	writeUsers(t, fileA, map[string]string{"alice": hashes["alice-pw"]})
 	for _, u := range known {
@@ -216,7 +223,7 @@ func TestBenchTable(t *testing.T) {
 	}
 	for name, a := range map[string]string{"authreq": aAddr, "authreq-ldap": lAddr, "authreq-cold": cAddr, "authreq-cold-redis": crAddr} {
 		conf := filepath.Join(dir, name+".yml")
-		body := fmt.Sprintf("listen: %s\naudit: {output: %s}\n%s", a, filepath.Join(dir, name+"-audit.log"), configs[a])
+		body := fmt.Sprintf("listen: %s\naudit: {output: %s}\n%s", a, filepath.Join(logDir, name+"-audit.log"), configs[a])
 		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -340,7 +347,7 @@ func TestBenchTable(t *testing.T) {
 			alone = res
 		}
 		out = append(out, runFlood(t, set, floodSetup{
-			wrkBin: wrkBin, dir: dir, fileA: fileA, metrics: "http://" + aAddr + "/metrics", audit: filepath.Join(dir, "authreq-audit.log"),
+			wrkBin: wrkBin, dir: dir, fileA: fileA, metrics: "http://" + aAddr + "/metrics", audit: filepath.Join(logDir, "authreq-audit.log"),
 			floodURL: url(Flood), cachedLoad: loadOf(rows[2]), alone: alone, known: known, hashes: hashes,
 		})...)
 	}
