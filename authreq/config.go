@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +45,9 @@ type Config struct {
 	// VerifyQueueTimeout bounds how long a cold password check waits for
 	// a slot in the verification pool before the answer is 503.
 	VerifyQueueTimeout duration.Duration `yaml:"verifyQueueTimeout"`
-	// VerifyWorkers is the size of that pool; 0 means one per CPU.
+	// VerifyWorkers is the size of that pool; 0 means one fewer than the
+	// CPUs Go runs on (GOMAXPROCS), at least one: under a flood of cold
+	// checks one core stays with cached users and nginx.
 	VerifyWorkers int `yaml:"verifyWorkers"`
 }
 
@@ -178,11 +179,18 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// workers leaves a core to everything else by default: the workers' low
+// priority alone does not. Each garbage collection stops the world until
+// every worker thread has been scheduled again, and checks fill every gap
+// between nginx's and the handlers' turns. On 2 cores, cached users' p99
+// during a flood of cold checks was 12-13 ms with a worker per core and
+// Go's default GC; with a core left and GOGC at 400 (cmd/authreq), 8-9 ms
+// (make bench, side by side).
 func (c *Config) workers() int {
 	if c.VerifyWorkers > 0 {
 		return c.VerifyWorkers
 	}
-	return runtime.NumCPU()
+	return max(1, procsBase-1)
 }
 
 func validListen(s string) error {
