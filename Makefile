@@ -34,7 +34,7 @@ test: deps vet
 # bench prints one table: nginx and authreq (and the alternatives) under
 # wrk on 127.0.0.1, about two minutes. Knobs: BENCH_DURATION=5s,
 # BENCH_WARMUP=1s, BENCH_THREADS=2, BENCH_CONNS=32, BENCH_FLOOD_CONNS=64,
-# BENCH_ONLY=noauth,always200,bcrypt,ldap,token,microcache,cold,apr1,basic-bcrypt,flood.
+# BENCH_ONLY=noauth,always200,floor,bcrypt,ldap,token,microcache,cold,cold-redis,apr1,basic-bcrypt,flood.
 bench: build
 	@./scripts/test-deps.sh $(BENCH_PKGS)
 	$(GO) test -c -o $(BIN)/bench.test ./internal/bench
