@@ -75,11 +75,17 @@ func warnAuditBesideWatched(cfg *Config, log *slog.Logger) {
 	if out == "stdout" || out == "stderr" {
 		return
 	}
+	// The watch is on the directory itself: compare where the paths lead,
+	// through symlinks, not how they are spelled.
 	dir := func(p string) string {
 		if a, err := filepath.Abs(p); err == nil {
 			p = a
 		}
-		return filepath.Dir(p)
+		d := filepath.Dir(p)
+		if real, err := filepath.EvalSymlinks(d); err == nil {
+			return real
+		}
+		return d
 	}
 	auditDir := dir(out)
 	for _, f := range slices.Concat(cfg.Htpasswd.Files, cfg.Htpasswd.GroupFiles, cfg.Tokens.Files) {
