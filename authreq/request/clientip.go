@@ -29,8 +29,12 @@ func ClientIPFrom(r *http.Request, trusted []netip.Prefix, header string) string
 	if err != nil && !isUnix {
 		return r.RemoteAddr
 	}
+	peerText := ""
+	if !isUnix {
+		peerText = r.RemoteAddr[:strings.LastIndexByte(r.RemoteAddr, ':')]
+	}
 	if !isUnix && !isTrusted(peer.Addr(), trusted) {
-		return peer.Addr().Unmap().String()
+		return addrText(peer.Addr(), peerText)
 	}
 	real := ""
 	if header != "X-Forwarded-For" {
@@ -39,7 +43,7 @@ func ClientIPFrom(r *http.Request, trusted []netip.Prefix, header string) string
 	}
 	if real != "" {
 		if a, err := netip.ParseAddr(real); err == nil {
-			return a.Unmap().String()
+			return addrText(a, real)
 		}
 		// The proxy sent something that is no address ("unix:" from an
 		// nginx unix-socket listener): X-Forwarded-For, which may be the
@@ -47,19 +51,32 @@ func ClientIPFrom(r *http.Request, trusted []netip.Prefix, header string) string
 	} else if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
 		hops := strings.Split(strings.Join(xff, ","), ",")
 		for i := len(hops) - 1; i >= 0; i-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			hop := strings.TrimSpace(hops[i])
+			a, err := netip.ParseAddr(hop)
 			if err != nil {
 				break // a garbled hop: nothing left of it can be believed
 			}
 			if !isTrusted(a, trusted) || i == 0 {
-				return a.Unmap().String()
+				return addrText(a, hop)
 			}
 		}
 	}
 	if isUnix {
 		return "unix"
 	}
-	return peer.Addr().Unmap().String()
+	return addrText(peer.Addr(), peerText)
+}
+
+// addrText is a's canonical text (IPv4-mapped addresses as IPv4), without
+// allocating when the text it was parsed from already is that: the common
+// case of an IPv4 address, on every request.
+func addrText(a netip.Addr, parsed string) string {
+	a = a.Unmap()
+	var buf [len("255.255.255.255")]byte
+	if a.Is4() && string(a.AppendTo(buf[:0])) == parsed {
+		return parsed
+	}
+	return a.String()
 }
 
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {

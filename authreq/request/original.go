@@ -68,7 +68,8 @@ func OriginalOf(r *http.Request, f Form) (Original, error) {
 		}
 		return o, nil
 	}
-	var found []Original
+	var buf [8]Original // every form fits: no heap allocation per request
+	found := buf[:0]
 	for _, g := range forms {
 		if o, ok := read(r, g); ok {
 			found = append(found, o)

@@ -2,6 +2,7 @@ package request
 
 import (
 	"encoding/base64"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -64,6 +65,12 @@ func TestClientIP(t *testing.T) {
 		{"[::1]:5000", "2001:db8::1", "", "2001:db8::1"},
 		{"[::ffff:127.0.0.1]:5000", "198.51.100.7", "", "198.51.100.7"},
 		{"@", "198.51.100.7", "", "198.51.100.7"},
+		// Canonical text whatever the spelling: these are budget keys.
+		{"127.0.0.1:5000", "::ffff:198.51.100.7", "", "198.51.100.7"},
+		{"127.0.0.1:5000", "2001:DB8:0::1", "", "2001:db8::1"},
+		{"127.0.0.1:5000", "", "::ffff:1.1.1.1", "1.1.1.1"},
+		{"[::ffff:203.0.113.9]:5000", "", "", "203.0.113.9"},
+		{"[2001:DB8::9]:5000", "", "", "2001:db8::9"},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest("GET", "/auth", nil)
@@ -76,6 +83,22 @@ func TestClientIP(t *testing.T) {
 		}
 		if got := ClientIP(r, trusted); got != tt.want {
 			t.Errorf("peer %s real %q xff %q: %s, want %s", tt.peer, tt.realIP, tt.xff, got, tt.want)
+		}
+	}
+}
+
+// An IPv4 client's address is read on every request: it costs no
+// allocation when the text it came in already is its canonical form.
+func TestClientIPv4WithoutAllocation(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	r := httptest.NewRequest("GET", "/auth", nil)
+	r.RemoteAddr = "127.0.0.1:5000"
+	r.Header.Set("X-Real-IP", "198.51.100.7")
+	direct := httptest.NewRequest("GET", "/auth", nil)
+	direct.RemoteAddr = "203.0.113.9:5000"
+	for _, r := range []*http.Request{r, direct} {
+		if n := testing.AllocsPerRun(100, func() { ClientIP(r, trusted) }); n != 0 {
+			t.Errorf("peer %s: %v allocations per call", r.RemoteAddr, n)
 		}
 	}
 }
@@ -94,6 +117,23 @@ func FuzzParseBasic(f *testing.F) {
 		}
 		if again, pw2, ok2 := ParseBasic(basic(user, pw)); !ok2 || again != user || pw2 != pw {
 			t.Fatal("round trip")
+		}
+	})
+}
+
+// addrText's shortcut never changes the answer: whatever text an address
+// was parsed from, the result is its canonical form.
+func FuzzAddrText(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "::ffff:1.2.3.4", "2001:DB8::1", "fe80::1%eth0", "0.0.0.0", "255.255.255.255"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return
+		}
+		if got, want := addrText(a, s), a.Unmap().String(); got != want {
+			t.Fatalf("addrText(%q) = %q, want %q", s, got, want)
 		}
 	})
 }
