@@ -282,17 +282,7 @@ func TestLDAPThroughNginx(t *testing.T) {
 	const base = "dc=mlflow,dc=test"
 	d := realtest.StartSlapd(t, base, "../authreq/ldapauth/testdata/mlflow.ldif")
 	conf := filepath.Join(t.TempDir(), "authreq.yml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`ldap:
-  enabled: true
-  uri: %s/%s
-  startTLS: true
-  lookupBind: uid=%%s,ou=people,%[2]s
-  searchBaseDistinguishedName: ou=groups,%[2]s
-  searchFilter: "(&(objectclass=groupOfUniqueNames)(uniquemember=%%s))"
-  adminGroupDistinguishedName: cn=test-admin,ou=groups,%[2]s
-  userGroupDistinguishedName: cn=test-user,ou=groups,%[2]s
-  trustedCACertificateFile: %[3]s
-`, d.URL, base, d.CA.CertFile)), 0o600)
+	os.WriteFile(conf, []byte(d.MLflowLDAPConfig()), 0o600)
 	s := startStack(t, map[string]string{"breakglass": "local-pw"}, "--config", conf)
 	spoof := map[string]string{"X-Groups": "test-admin", "X-Role": "admin"}
 	for _, tc := range []struct {

@@ -228,17 +228,7 @@ func TestBenchTable(t *testing.T) {
 	startProc(t, dir, "always200", yesAddr, self, []string{stubEnv + "=always200 " + yesAddr})
 	configs := map[string]string{
 		aAddr: fmt.Sprintf("htpasswd: {files: [%s]}\ntokens: {files: [%s]}\n", fileA, tokFile),
-		lAddr: fmt.Sprintf(`ldap:
-  enabled: true
-  uri: %s/%s
-  startTLS: true
-  lookupBind: uid=%%s,ou=people,%[2]s
-  searchBaseDistinguishedName: ou=groups,%[2]s
-  searchFilter: "(&(objectclass=groupOfUniqueNames)(uniquemember=%%s))"
-  adminGroupDistinguishedName: cn=test-admin,ou=groups,%[2]s
-  userGroupDistinguishedName: cn=test-user,ou=groups,%[2]s
-  trustedCACertificateFile: %[3]s
-`, d.URL, base, d.CA.CertFile),
+		lAddr: d.MLflowLDAPConfig(),
 		cAddr:  fmt.Sprintf("htpasswd: {files: [%s]}\ncache: {ttl: 0}\n", fileC),
 		crAddr: fmt.Sprintf("htpasswd: {files: [%s]}\ncache: {ttl: 0}\nrateLimit: {store: {redis: {address: %q, hmacKeyFile: %s}}}\n", fileC, rd.Addr, keyFile),
 	}

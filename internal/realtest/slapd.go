@@ -144,3 +144,21 @@ func (s *Slapd) Resume() {
 		_ = s.cmd.Process.Signal(syscall.SIGCONT)
 	}
 }
+
+// MLflowLDAPConfig is authreq's `ldap:` section (YAML, ending in a newline)
+// for this server loaded with authreq/ldapauth/testdata/mlflow.ldif: the
+// MLflow Helm chart's keys, StartTLS verified against the server's CA, and
+// the LDIF's test-admin and test-user groups.
+func (s *Slapd) MLflowLDAPConfig() string {
+	return fmt.Sprintf(`ldap:
+  enabled: true
+  uri: %s/%s
+  startTLS: true
+  lookupBind: uid=%%s,ou=people,%[2]s
+  searchBaseDistinguishedName: ou=groups,%[2]s
+  searchFilter: "(&(objectclass=groupOfUniqueNames)(uniquemember=%%s))"
+  adminGroupDistinguishedName: cn=test-admin,ou=groups,%[2]s
+  userGroupDistinguishedName: cn=test-user,ou=groups,%[2]s
+  trustedCACertificateFile: %[3]s
+`, s.URL, s.Suffix, s.CA.CertFile)
+}
