@@ -227,8 +227,8 @@ func TestBenchTable(t *testing.T) {
 	startProc(t, dir, "app", appAddr, self, []string{stubEnv + "=app " + appAddr})
 	startProc(t, dir, "always200", yesAddr, self, []string{stubEnv + "=always200 " + yesAddr})
 	configs := map[string]string{
-		aAddr: fmt.Sprintf("htpasswd: {files: [%s]}\ntokens: {files: [%s]}\n", fileA, tokFile),
-		lAddr: d.MLflowLDAPConfig(),
+		aAddr:  fmt.Sprintf("htpasswd: {files: [%s]}\ntokens: {files: [%s]}\n", fileA, tokFile),
+		lAddr:  d.MLflowLDAPConfig(),
 		cAddr:  fmt.Sprintf("htpasswd: {files: [%s]}\ncache: {ttl: 0}\n", fileC),
 		crAddr: fmt.Sprintf("htpasswd: {files: [%s]}\ncache: {ttl: 0}\nrateLimit: {store: {redis: {address: %q, hmacKeyFile: %s}}}\n", fileC, rd.Addr, keyFile),
 	}
